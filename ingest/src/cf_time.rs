@@ -1,0 +1,149 @@
+//! CF time coordinates: `UNIT since REFERENCE` with the calendars reanalyses use.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TimeUnit {
+    Days,
+    Hours,
+    Minutes,
+    Seconds,
+}
+
+impl TimeUnit {
+    fn seconds(self) -> f64 {
+        match self {
+            Self::Days => 86_400.0,
+            Self::Hours => 3_600.0,
+            Self::Minutes => 60.0,
+            Self::Seconds => 1.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeUnits {
+    pub unit: TimeUnit,
+    pub reference: DateTime<Utc>,
+}
+
+/// Parses `hours since 1900-01-01`, `seconds since 1970-01-01T00:00:00Z`, `hours since 1800-1-1 00:00:0.0`, …
+pub fn parse_units(units: &str) -> Result<TimeUnits, String> {
+    let lower = units.trim().to_ascii_lowercase();
+    let (unit, reference) = lower
+        .split_once(" since ")
+        .ok_or_else(|| format!("time units {units:?} are not of the form 'UNIT since DATE'"))?;
+    let unit = match unit.trim() {
+        "days" | "day" | "d" => TimeUnit::Days,
+        "hours" | "hour" | "hrs" | "hr" | "h" => TimeUnit::Hours,
+        "minutes" | "minute" | "mins" | "min" => TimeUnit::Minutes,
+        "seconds" | "second" | "secs" | "sec" | "s" => TimeUnit::Seconds,
+        other => return Err(format!("unsupported time unit {other:?} in {units:?}")),
+    };
+    let reference = parse_reference(reference.trim())
+        .ok_or_else(|| format!("cannot read the reference date in time units {units:?}"))?;
+    Ok(TimeUnits { unit, reference })
+}
+
+fn parse_reference(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim_end_matches(['z', 'Z']).trim();
+    let text = text.strip_suffix("utc").map(str::trim).unwrap_or(text);
+    let text = text.strip_suffix("+00:00").unwrap_or(text);
+    let (date, time) = match text.split_once(['t', ' ']) {
+        Some((d, t)) => (d, Some(t.trim())),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next().unwrap_or("1").parse().ok()?;
+    let day: u32 = parts.next().unwrap_or("1").parse().ok()?;
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    let time = match time {
+        None | Some("") => NaiveTime::MIN,
+        Some(t) => {
+            let mut hms = t.split(':');
+            let h: u32 = hms.next()?.parse().ok()?;
+            let m: u32 = hms.next().unwrap_or("0").parse().ok()?;
+            let s: f64 = hms.next().unwrap_or("0").parse().ok()?;
+            NaiveTime::from_hms_opt(h, m, 0)? + TimeDelta::milliseconds((s * 1000.0).round() as i64)
+        }
+    };
+    Some(NaiveDateTime::new(date, time).and_utc())
+}
+
+/// Checks the calendar. The standard (mixed Julian/Gregorian) calendar equals the proleptic
+/// Gregorian one after 1582-10-15, which every reanalysis postdates; other calendars are refused.
+pub fn check_calendar(calendar: Option<&str>, reference: &DateTime<Utc>) -> Result<(), String> {
+    match calendar.map(|c| c.trim().to_ascii_lowercase()) {
+        None => Ok(()),
+        Some(c) if c == "proleptic_gregorian" => Ok(()),
+        Some(c) if c == "standard" || c == "gregorian" => {
+            let switch = NaiveDate::from_ymd_opt(1582, 10, 15).expect("valid date");
+            if reference.date_naive() < switch {
+                Err(format!(
+                    "calendar {c:?} with a reference date before 1582-10-15 is not supported"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Some(c) => Err(format!(
+            "unsupported calendar {c:?} (standard, gregorian and proleptic_gregorian are)"
+        )),
+    }
+}
+
+pub fn decode(values: &[f64], units: &TimeUnits) -> Result<Vec<DateTime<Utc>>, String> {
+    values
+        .iter()
+        .map(|&v| {
+            if !v.is_finite() {
+                return Err(format!("time value {v} is not a number"));
+            }
+            // Whole milliseconds: exact for every integer offset a reanalysis file uses.
+            let millis = (v * units.unit.seconds() * 1000.0).round() as i64;
+            Ok(units.reference + TimeDelta::milliseconds(millis))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn real_file_units() {
+        let u = parse_units("hours since 1800-1-1 00:00:0.0").unwrap();
+        assert_eq!(u.unit, TimeUnit::Hours);
+        assert_eq!(u.reference, Utc.with_ymd_and_hms(1800, 1, 1, 0, 0, 0).unwrap());
+        let t = decode(&[1_946_016.0], &u).unwrap();
+        assert_eq!(t[0], Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap());
+
+        let u = parse_units("seconds since 1970-01-01").unwrap();
+        assert_eq!(
+            decode(&[86_400.0 * 365.0], &u).unwrap()[0],
+            Utc.with_ymd_and_hms(1971, 1, 1, 0, 0, 0).unwrap()
+        );
+        let u = parse_units("days since 2000-01-01T12:00:00Z").unwrap();
+        assert_eq!(
+            decode(&[0.5], &u).unwrap()[0],
+            Utc.with_ymd_and_hms(2000, 1, 2, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_units("minutes since 1996-01-05 00:00").unwrap().unit,
+            TimeUnit::Minutes
+        );
+    }
+
+    #[test]
+    fn bad_units_and_calendars() {
+        assert!(parse_units("months since 2000-01-01").is_err());
+        assert!(parse_units("hours").is_err());
+        let r = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
+        assert!(check_calendar(Some("noleap"), &r).unwrap_err().contains("noleap"));
+        assert!(check_calendar(Some("gregorian"), &r).is_ok());
+        let old = Utc.with_ymd_and_hms(1500, 1, 1, 0, 0, 0).unwrap();
+        assert!(check_calendar(Some("standard"), &old).is_err());
+    }
+}

@@ -1,0 +1,621 @@
+//! GRIB 1 and 2 through ecCodes.
+//!
+//! A first pass reads only keys (ecCodes unpacks values lazily, so this is cheap) to group
+//! messages into variables and index them by (variable, time, level, member). Values are
+//! decoded later, one message at a time from its byte range, so memory holds one slab at most.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, KeyWrite, KeyedMessage, ProductKind};
+
+use crate::error::{IngestError, Result};
+use crate::fields::{LevelType, TimeAxis, VariableInfo};
+use crate::grid::{Grid, GridKind, Reorder, reorder_field};
+use crate::hints::SourceHints;
+use crate::reduced_gaussian;
+use crate::source::{FieldSource, Header};
+
+/// ecCodes is not built thread-safe everywhere (Debian's is not configured with
+/// ENABLE_ECCODES_THREADS), so calls into it are serialised; reordering and statistics
+/// around it still run in parallel.
+static ECCODES: Mutex<()> = Mutex::new(());
+
+const MISSING_SENTINEL: f64 = 1.0e35;
+
+#[derive(Clone, Copy, Debug)]
+struct MessageRef {
+    number: usize,
+    offset: u64,
+    length: usize,
+}
+
+/// How a message's values map onto the canonical grid.
+#[derive(Clone, Debug, PartialEq)]
+enum Layout {
+    Regular {
+        ni: usize,
+        nj: usize,
+        column_major: bool,
+        reorder: Reorder,
+    },
+    ReducedGaussian {
+        points_per_row: Vec<usize>,
+        reorder: Reorder,
+    },
+}
+
+pub struct GribSource {
+    header: Header,
+    file: File,
+    layout: Layout,
+    /// messages[variable][time][level][member]
+    messages: Vec<Vec<Vec<Vec<MessageRef>>>>,
+}
+
+fn key<T>(msg: &KeyedMessage, name: &str) -> std::result::Result<T, eccodes::errors::CodesError>
+where
+    KeyedMessage: KeyRead<T>,
+{
+    msg.read_key_unchecked(name)
+}
+
+struct MessageKeys {
+    short_name: String,
+    long_name: String,
+    units: String,
+    type_of_level: String,
+    level: f64,
+    valid_time: DateTime<Utc>,
+    member: i64,
+    edition: i64,
+    geometry: String,
+}
+
+impl GribSource {
+    pub fn open(path: &Path, hints: &SourceHints) -> Result<Self> {
+        let grib_error = |number: usize, message: String| IngestError::Grib {
+            path: path.to_owned(),
+            message_number: number,
+            message,
+        };
+        let file_len = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?.len();
+
+        let guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
+        let mut handle = CodesHandle::new_from_file(path, ProductKind::GRIB).map_err(|e| IngestError::io(path, e))?;
+        let mut keys = Vec::new();
+        let mut refs = Vec::new();
+        let mut layout = None;
+        let mut grid = None;
+        let mut end = 0u64;
+        loop {
+            let number = keys.len() + 1;
+            let msg = match handle.next() {
+                Ok(Some(msg)) => msg,
+                Ok(None) => break,
+                Err(e) => return Err(grib_error(number, format!("unreadable message: {e}"))),
+            };
+            let offset: i64 = key(msg, "offset").map_err(|e| grib_error(number, e.to_string()))?;
+            let length: i64 = key(msg, "totalLength").map_err(|e| grib_error(number, e.to_string()))?;
+            let k = read_keys(msg).map_err(|m| grib_error(number, m))?;
+            if grid.is_none() {
+                let (g, l) = read_grid(msg, path, number)?;
+                grid = Some(g);
+                layout = Some((l, k.geometry.clone()));
+            } else if layout.as_ref().map(|(_, geometry)| geometry) != Some(&k.geometry) {
+                return Err(grib_error(
+                    number,
+                    format!(
+                        "grid differs from message 1 ({}); one file must hold one grid",
+                        k.geometry
+                    ),
+                ));
+            }
+            end = end.max(offset as u64 + length as u64);
+            refs.push(MessageRef {
+                number,
+                offset: offset as u64,
+                length: length as usize,
+            });
+            keys.push(k);
+        }
+        drop(handle);
+        drop(guard);
+        if keys.is_empty() {
+            return Err(grib_error(1, "no GRIB message in file".into()));
+        }
+        check_tail(path, end, file_len, keys.len())?;
+
+        let (grid, (layout, _)) = (
+            grid.expect("set with first message"),
+            layout.expect("set with first message"),
+        );
+        let editions: BTreeSet<i64> = keys.iter().map(|k| k.edition).collect();
+        let format = editions
+            .iter()
+            .map(|e| format!("GRIB{e}"))
+            .collect::<Vec<_>>()
+            .join("+");
+
+        // Group: vertical coordinates gather levels into one variable; other level types make one variable per level.
+        let times: Vec<DateTime<Utc>> = keys
+            .iter()
+            .map(|k| k.valid_time)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let members: Vec<i64> = keys
+            .iter()
+            .map(|k| k.member)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut order: Vec<(String, String, Option<f64>)> = Vec::new();
+        let mut groups: HashMap<(String, String, Option<u64>), (usize, BTreeSet<u64>)> = HashMap::new();
+        for k in &keys {
+            let vertical = is_vertical(&k.type_of_level);
+            let level_key = if vertical { None } else { Some(k.level.to_bits()) };
+            let id = (k.short_name.clone(), k.type_of_level.clone(), level_key);
+            let n = order.len();
+            let entry = groups.entry(id).or_insert_with(|| (n, BTreeSet::new()));
+            if entry.0 == n {
+                order.push((
+                    k.short_name.clone(),
+                    k.type_of_level.clone(),
+                    (!vertical).then_some(k.level),
+                ));
+            }
+            entry.1.insert(k.level.to_bits());
+        }
+        let mut infos: Vec<VariableInfo> = Vec::with_capacity(order.len());
+        for (short_name, type_of_level, single) in &order {
+            let first = keys
+                .iter()
+                .find(|k| &k.short_name == short_name && &k.type_of_level == type_of_level)
+                .expect("grouped from keys");
+            let level_key = single.map(f64::to_bits);
+            let levels_set = &groups[&(short_name.clone(), type_of_level.clone(), level_key)].1;
+            let mut levels: Vec<f64> = levels_set.iter().map(|&b| f64::from_bits(b)).collect();
+            let level_type = match type_of_level.as_str() {
+                "isobaricInhPa" => LevelType::Pressure,
+                "isobaricInPa" => {
+                    levels.iter_mut().for_each(|l| *l /= 100.0);
+                    LevelType::Pressure
+                }
+                "hybrid" => LevelType::Model,
+                t if is_vertical(t) => LevelType::Other(t.to_owned()),
+                _ => LevelType::Surface,
+            };
+            if level_type == LevelType::Pressure {
+                // Top of the atmosphere first, as WeatherBench and GraphCast list levels.
+                levels.sort_by(f64::total_cmp);
+            }
+            if level_type == LevelType::Surface {
+                levels = vec![0.0];
+            }
+            let collides = order.iter().filter(|(s, _, _)| s == short_name).count() > 1;
+            let name = if collides {
+                format!(
+                    "{short_name}_{type_of_level}_{}",
+                    crate::fields::format_level(single.unwrap_or_default())
+                )
+            } else {
+                short_name.clone()
+            };
+            let mut info = VariableInfo {
+                name,
+                long_name: Some(first.long_name.clone()),
+                standard_name: None,
+                units: Some(first.units.clone()),
+                level_type,
+                levels,
+            };
+            hints.apply(short_name, &mut info);
+            infos.push(info);
+        }
+
+        let unset = MessageRef {
+            number: 0,
+            offset: 0,
+            length: 0,
+        };
+        let mut messages: Vec<Vec<Vec<Vec<MessageRef>>>> = infos
+            .iter()
+            .map(|i| vec![vec![vec![unset; members.len()]; i.levels.len()]; times.len()])
+            .collect();
+        for (k, r) in keys.iter().zip(&refs) {
+            let vertical = is_vertical(&k.type_of_level);
+            let id = (
+                k.short_name.clone(),
+                k.type_of_level.clone(),
+                if vertical { None } else { Some(k.level.to_bits()) },
+            );
+            let v = groups[&id].0;
+            let t = times.binary_search(&k.valid_time).expect("time collected");
+            let level = if k.type_of_level == "isobaricInPa" {
+                k.level / 100.0
+            } else {
+                k.level
+            };
+            let l = if infos[v].level_type == LevelType::Surface {
+                0
+            } else {
+                infos[v]
+                    .levels
+                    .iter()
+                    .position(|&x| x == level)
+                    .expect("level collected")
+            };
+            let m = members.binary_search(&k.member).expect("member collected");
+            let slot = &mut messages[v][t][l][m];
+            if slot.number != 0 {
+                return Err(grib_error(
+                    r.number,
+                    format!(
+                        "duplicates message {} ({} {} {} at {}, member {})",
+                        slot.number,
+                        k.short_name,
+                        k.type_of_level,
+                        k.level,
+                        k.valid_time.format("%Y-%m-%dT%H:%MZ"),
+                        k.member
+                    ),
+                ));
+            }
+            *slot = *r;
+        }
+        for (v, info) in infos.iter().enumerate() {
+            for (t, by_level) in messages[v].iter().enumerate() {
+                for (l, by_member) in by_level.iter().enumerate() {
+                    if let Some(m) = by_member.iter().position(|r| r.number == 0) {
+                        return Err(IngestError::variable(
+                            path,
+                            &info.name,
+                            format!(
+                                "no message for level {} member {} at {} (every variable needs every time, level and member)",
+                                info.levels[l],
+                                members[m],
+                                times[t].format("%Y-%m-%dT%H:%MZ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+
+        let header = Header {
+            path: path.to_owned(),
+            format,
+            grid,
+            time: TimeAxis::Valid(times),
+            members,
+            variables: infos,
+        };
+        let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+        Ok(Self {
+            header,
+            file,
+            layout,
+            messages,
+        })
+    }
+
+    fn decode(&self, r: MessageRef) -> Result<Vec<f32>> {
+        let path = &self.header.path;
+        let grib_error = |message: String| IngestError::Grib {
+            path: path.to_owned(),
+            message_number: r.number,
+            message,
+        };
+        let mut bytes = vec![0u8; r.length];
+        self.file
+            .read_exact_at(&mut bytes, r.offset)
+            .map_err(|e| grib_error(format!("cannot read {} bytes at offset {}: {e}", r.length, r.offset)))?;
+        let values: Vec<f64> = {
+            let _guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
+            let mut handle =
+                CodesHandle::new_from_memory(bytes, ProductKind::GRIB).map_err(|e| grib_error(e.to_string()))?;
+            let msg = handle
+                .next()
+                .map_err(|e| grib_error(format!("unreadable message: {e}")))?
+                .ok_or_else(|| grib_error("message vanished".into()))?;
+            let bitmap_present: i64 = key(msg, "bitmapPresent").unwrap_or(0);
+            if bitmap_present == 1 {
+                // Missing points come back as `missingValue` (9999 by default, a possible real value):
+                // a sentinel no field reaches makes the mask exact.
+                let mut owned = msg.try_clone().map_err(|e| grib_error(e.to_string()))?;
+                owned
+                    .write_key("missingValue", MISSING_SENTINEL)
+                    .map_err(|e| grib_error(format!("cannot set missingValue: {e}")))?;
+                let values: Vec<f64> = owned
+                    .read_key("values")
+                    .map_err(|e| grib_error(format!("cannot decode values: {e}")))?;
+                values
+                    .into_iter()
+                    .map(|v| if v == MISSING_SENTINEL { f64::NAN } else { v })
+                    .collect::<Vec<f64>>()
+            } else {
+                KeyRead::<Vec<f64>>::read_key(msg, "values")
+                    .map_err(|e| grib_error(format!("cannot decode values: {e}")))?
+            }
+        };
+        let mut values: Vec<f32> = values.into_iter().map(|v| v as f32).collect();
+        let mut out = Vec::with_capacity(self.header.grid.len());
+        match &self.layout {
+            Layout::Regular {
+                ni,
+                nj,
+                column_major,
+                reorder,
+            } => {
+                if values.len() != ni * nj {
+                    return Err(grib_error(format!("{} values for a {nj} × {ni} grid", values.len())));
+                }
+                if *column_major {
+                    let transposed: Vec<f32> = (0..*nj)
+                        .flat_map(|j| (0..*ni).map(move |i| (i, j)))
+                        .map(|(i, j)| values[i * nj + j])
+                        .collect();
+                    values = transposed;
+                }
+                reorder_field(&values, *ni, reorder, &mut out);
+            }
+            Layout::ReducedGaussian {
+                points_per_row,
+                reorder,
+            } => {
+                let regular = reduced_gaussian::to_regular(&values, points_per_row).map_err(grib_error)?;
+                reorder_field(
+                    &regular,
+                    reduced_gaussian::regular_columns(points_per_row),
+                    reorder,
+                    &mut out,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl FieldSource for GribSource {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn read(&self, variable: usize, time: usize) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(
+            self.header.variables[variable].levels.len() * self.header.members.len() * self.header.grid.len(),
+        );
+        for by_member in &self.messages[variable][time] {
+            for r in by_member {
+                out.extend(self.decode(*r)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_vertical(type_of_level: &str) -> bool {
+    matches!(
+        type_of_level,
+        "isobaricInhPa"
+            | "isobaricInPa"
+            | "hybrid"
+            | "theta"
+            | "potentialVorticity"
+            | "depthBelowSea"
+            | "oceanModelLevel"
+    )
+}
+
+fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
+    let s = |name: &str| -> std::result::Result<String, String> {
+        key::<String>(msg, name).map_err(|e| format!("key {name}: {e}"))
+    };
+    let l = |name: &str| -> std::result::Result<i64, String> {
+        key::<i64>(msg, name).map_err(|e| format!("key {name}: {e}"))
+    };
+    let data_date = l("dataDate")?;
+    let data_time = l("dataTime")?;
+    let date = NaiveDate::from_ymd_opt(
+        (data_date / 10_000) as i32,
+        ((data_date / 100) % 100) as u32,
+        (data_date % 100) as u32,
+    )
+    .ok_or_else(|| format!("dataDate {data_date} is not a date"))?;
+    let time = NaiveTime::from_hms_opt((data_time / 100) as u32, (data_time % 100) as u32, 0)
+        .ok_or_else(|| format!("dataTime {data_time} is not a time"))?;
+    let step_units = l("stepUnits")?;
+    let end_step = l("endStep")?;
+    let unit_seconds = match step_units {
+        0 => 60,
+        1 => 3_600,
+        2 => 86_400,
+        10 => 3 * 3_600,
+        11 => 6 * 3_600,
+        12 => 12 * 3_600,
+        13 | 254 => 1,
+        other => return Err(format!("unsupported stepUnits {other}")),
+    };
+    let valid_time = date.and_time(time).and_utc() + TimeDelta::seconds(end_step * unit_seconds);
+    let geometry_keys = [
+        "gridType",
+        "Ni",
+        "Nj",
+        "latitudeOfFirstGridPointInDegrees",
+        "longitudeOfFirstGridPointInDegrees",
+        "latitudeOfLastGridPointInDegrees",
+        "longitudeOfLastGridPointInDegrees",
+        "numberOfDataPoints",
+        "scanningMode",
+    ];
+    let geometry = geometry_keys
+        .iter()
+        .map(|k| msg.read_key_dynamic(k).map(|v| format!("{v:?}")).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(MessageKeys {
+        short_name: s("shortName")?,
+        long_name: s("name")?,
+        units: s("units")?,
+        type_of_level: s("typeOfLevel")?,
+        level: l("level")? as f64,
+        valid_time,
+        member: key::<i64>(msg, "number").unwrap_or(0),
+        edition: l("editionNumber")?,
+        geometry,
+    })
+}
+
+fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Result<(Grid, Layout)> {
+    let grib_error = |message: String| IngestError::Grib {
+        path: path.to_owned(),
+        message_number: number,
+        message,
+    };
+    let grid_type: String = key(msg, "gridType").map_err(|e| grib_error(e.to_string()))?;
+    let l = |name: &str| key::<i64>(msg, name).map_err(|e| grib_error(format!("key {name}: {e}")));
+    let d = |name: &str| key::<f64>(msg, name).map_err(|e| grib_error(format!("key {name}: {e}")));
+    let grid_error = |message: String| IngestError::Grid {
+        path: path.to_owned(),
+        message: format!("message {number}: {message}"),
+    };
+    match grid_type.as_str() {
+        "regular_ll" | "regular_gg" => {
+            let (ni, nj) = (l("Ni")? as usize, l("Nj")? as usize);
+            if l("alternativeRowScanning").unwrap_or(0) != 0 {
+                return Err(grib_error("alternative row scanning is not supported".into()));
+            }
+            let j_positive = l("jScansPositively")? == 1;
+            let latitudes: Vec<f64> = if grid_type == "regular_ll" {
+                let (lat1, lat2) = (
+                    d("latitudeOfFirstGridPointInDegrees")?,
+                    d("latitudeOfLastGridPointInDegrees")?,
+                );
+                linear(lat1, lat2, nj)
+            } else {
+                let mut lats: Vec<f64> = msg
+                    .read_key("distinctLatitudes")
+                    .map_err(|e| grib_error(format!("key distinctLatitudes: {e}")))?;
+                if lats.len() != nj {
+                    return Err(grib_error(format!("{} distinct latitudes for Nj = {nj}", lats.len())));
+                }
+                lats.sort_by(|a, b| if j_positive { a.total_cmp(b) } else { b.total_cmp(a) });
+                lats
+            };
+            let longitudes = file_longitudes(msg, ni).map_err(grib_error)?;
+            let kind = if grid_type == "regular_ll" {
+                GridKind::RegularLatLon
+            } else {
+                GridKind::RegularGaussian { n: l("N")? as usize }
+            };
+            let (grid, reorder) = Grid::from_file_coordinates(kind, &latitudes, &longitudes).map_err(grid_error)?;
+            let column_major = l("jPointsAreConsecutive")? == 1;
+            Ok((
+                grid,
+                Layout::Regular {
+                    ni,
+                    nj,
+                    column_major,
+                    reorder,
+                },
+            ))
+        }
+        "reduced_gg" => {
+            let n = l("N")? as usize;
+            let pl: Vec<i64> = msg.read_key("pl").map_err(|e| grib_error(format!("key pl: {e}")))?;
+            let points_per_row: Vec<usize> = pl.iter().map(|&p| p as usize).collect();
+            let mut latitudes: Vec<f64> = msg
+                .read_key("distinctLatitudes")
+                .map_err(|e| grib_error(format!("key distinctLatitudes: {e}")))?;
+            latitudes.sort_by(|a, b| b.total_cmp(a));
+            if latitudes.len() != points_per_row.len() || l("jScansPositively")? != 0 {
+                return Err(grib_error(
+                    "only global reduced Gaussian grids scanned north to south are supported".into(),
+                ));
+            }
+            let lon1 = d("longitudeOfFirstGridPointInDegrees")?;
+            let lon2 = d("longitudeOfLastGridPointInDegrees")?;
+            let widest = *points_per_row.iter().max().unwrap_or(&1) as f64;
+            if lon1.abs() > 1e-6 || (lon2 - (360.0 - 360.0 / widest)).abs() > 1e-3 {
+                return Err(grib_error(format!(
+                    "reduced Gaussian grid is not global in longitude ({lon1}..{lon2}); only global ones are interpolated"
+                )));
+            }
+            let columns = reduced_gaussian::regular_columns(&points_per_row);
+            let longitudes: Vec<f64> = (0..columns).map(|i| 360.0 * i as f64 / columns as f64).collect();
+            let (grid, reorder) = Grid::from_file_coordinates(GridKind::RegularGaussian { n }, &latitudes, &longitudes)
+                .map_err(grid_error)?;
+            Ok((
+                grid,
+                Layout::ReducedGaussian {
+                    points_per_row,
+                    reorder,
+                },
+            ))
+        }
+        other => Err(IngestError::UnsupportedGrid {
+            path: path.to_owned(),
+            grid_type: other.to_owned(),
+            message_number: number,
+        }),
+    }
+}
+
+fn linear(first: f64, last: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![first];
+    }
+    (0..n)
+        .map(|j| first + (last - first) * j as f64 / (n - 1) as f64)
+        .collect()
+}
+
+fn file_longitudes(msg: &KeyedMessage, ni: usize) -> std::result::Result<Vec<f64>, String> {
+    let d = |name: &str| key::<f64>(msg, name).map_err(|e| format!("key {name}: {e}"));
+    let (lon1, lon2) = (
+        d("longitudeOfFirstGridPointInDegrees")?,
+        d("longitudeOfLastGridPointInDegrees")?,
+    );
+    let negative = key::<i64>(msg, "iScansNegatively").map_err(|e| e.to_string())? == 1;
+    let span = if negative {
+        (lon1 - lon2).rem_euclid(360.0)
+    } else {
+        (lon2 - lon1).rem_euclid(360.0)
+    };
+    let sign = if negative { -1.0 } else { 1.0 };
+    Ok(if ni == 1 {
+        vec![lon1]
+    } else {
+        (0..ni)
+            .map(|i| lon1 + sign * span * i as f64 / (ni - 1) as f64)
+            .collect()
+    })
+}
+
+/// ecCodes stops quietly at a message it cannot frame (a truncated last message, say):
+/// bytes left after the last message read mean the file is damaged.
+fn check_tail(path: &Path, end: u64, file_len: u64, messages: usize) -> Result<()> {
+    if end >= file_len {
+        return Ok(());
+    }
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let mut rest = vec![0u8; (file_len - end).min(1 << 20) as usize];
+    file.read_exact_at(&mut rest, end)
+        .map_err(|e| IngestError::io(path, e))?;
+    if rest.iter().all(|&b| b == 0 || b == b'\n' || b == b' ') {
+        return Ok(());
+    }
+    Err(IngestError::Grib {
+        path: path.to_owned(),
+        message_number: messages + 1,
+        message: format!(
+            "unreadable or truncated message: {} bytes after message {messages} could not be decoded",
+            file_len - end
+        ),
+    })
+}

@@ -1,0 +1,224 @@
+//! Horizontal grids and the one orientation vejr uses after reading:
+//! latitudes north→south, longitudes ascending in [0, 360).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GridKind {
+    RegularLatLon,
+    /// Regular Gaussian grid with `n` latitudes between pole and equator.
+    RegularGaussian {
+        n: usize,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grid {
+    pub kind: GridKind,
+    /// Degrees north, strictly decreasing.
+    pub latitudes: Vec<f64>,
+    /// Degrees east in [0, 360), strictly increasing.
+    pub longitudes: Vec<f64>,
+}
+
+/// How to take a field from a file's order into the canonical one: canonical row `i` is file row
+/// `rows[i]`, canonical column `j` is file column `columns[j]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reorder {
+    pub rows: Vec<usize>,
+    pub columns: Vec<usize>,
+}
+
+impl Reorder {
+    pub fn is_identity(&self) -> bool {
+        self.rows.iter().enumerate().all(|(i, &r)| i == r) && self.columns.iter().enumerate().all(|(j, &c)| j == c)
+    }
+}
+
+pub fn wrap_longitude(lon: f64) -> f64 {
+    let wrapped = lon.rem_euclid(360.0);
+    // rem_euclid can return 360.0 for tiny negative inputs.
+    if wrapped >= 360.0 - 1e-9 { 0.0 } else { wrapped }
+}
+
+impl Grid {
+    /// Builds the canonical grid from coordinates in file order, and the reordering of the data.
+    pub fn from_file_coordinates(
+        kind: GridKind,
+        file_latitudes: &[f64],
+        file_longitudes: &[f64],
+    ) -> Result<(Grid, Reorder), String> {
+        if file_latitudes.is_empty() || file_longitudes.is_empty() {
+            return Err("empty latitude or longitude axis".into());
+        }
+        if let Some(bad) = file_latitudes.iter().find(|l| !l.is_finite() || l.abs() > 90.0 + 1e-6) {
+            return Err(format!("latitude {bad} outside [-90, 90]"));
+        }
+        if let Some(bad) = file_longitudes.iter().find(|l| !l.is_finite()) {
+            return Err(format!("longitude {bad} is not a number"));
+        }
+        let mut rows: Vec<usize> = (0..file_latitudes.len()).collect();
+        rows.sort_by(|&a, &b| file_latitudes[b].total_cmp(&file_latitudes[a]));
+        let latitudes: Vec<f64> = rows.iter().map(|&r| file_latitudes[r]).collect();
+        if latitudes.windows(2).any(|w| (w[0] - w[1]).abs() < 1e-9) {
+            return Err("duplicate latitudes".into());
+        }
+
+        let wrapped: Vec<f64> = file_longitudes.iter().map(|&l| wrap_longitude(l)).collect();
+        let mut columns: Vec<usize> = (0..wrapped.len()).collect();
+        columns.sort_by(|&a, &b| wrapped[a].total_cmp(&wrapped[b]));
+        let longitudes: Vec<f64> = columns.iter().map(|&c| wrapped[c]).collect();
+        if longitudes.windows(2).any(|w| (w[0] - w[1]).abs() < 1e-9) {
+            return Err("duplicate longitudes (e.g. both 0° and 360°)".into());
+        }
+        Ok((
+            Grid {
+                kind,
+                latitudes,
+                longitudes,
+            },
+            Reorder { rows, columns },
+        ))
+    }
+
+    pub fn shape(&self) -> (usize, usize) {
+        (self.latitudes.len(), self.longitudes.len())
+    }
+
+    pub fn len(&self) -> usize {
+        self.latitudes.len() * self.longitudes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Longitude spacing, taken as the most common gap so that a regional grid crossing
+    /// the prime meridian (whose ascending longitudes jump from ~2° to ~350°) is measured right.
+    pub fn longitude_step(&self) -> Option<f64> {
+        let gaps: Vec<f64> = self.longitudes.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.iter().copied().min_by(f64::total_cmp)
+    }
+
+    pub fn latitude_step(&self) -> Option<f64> {
+        let gaps: Vec<f64> = self.latitudes.windows(2).map(|w| w[0] - w[1]).collect();
+        gaps.iter().copied().min_by(f64::total_cmp)
+    }
+
+    /// True when the longitudes go all the way round.
+    pub fn is_global_in_longitude(&self) -> bool {
+        match self.longitude_step() {
+            Some(step) => (self.longitudes.len() as f64 * step - 360.0).abs() < step * 0.5,
+            None => false,
+        }
+    }
+
+    /// West and east edges of a regional grid, following it eastwards across the prime meridian if need be.
+    pub fn longitude_bounds(&self) -> (f64, f64) {
+        let n = self.longitudes.len();
+        if n < 2 || self.is_global_in_longitude() {
+            return (self.longitudes[0], self.longitudes[n - 1]);
+        }
+        // The largest gap between neighbours (cyclically) is outside the domain.
+        let mut largest = (360.0 - self.longitudes[n - 1] + self.longitudes[0], n - 1);
+        for i in 0..n - 1 {
+            let gap = self.longitudes[i + 1] - self.longitudes[i];
+            if gap > largest.0 {
+                largest = (gap, i);
+            }
+        }
+        let west = self.longitudes[(largest.1 + 1) % n];
+        let east = self.longitudes[largest.1];
+        (west, east)
+    }
+
+    /// Index of the grid point nearest to (lat, lon), both in degrees.
+    pub fn nearest(&self, lat: f64, lon: f64) -> usize {
+        let lon = wrap_longitude(lon);
+        let i = nearest_index(&self.latitudes, lat, false);
+        let j = nearest_index(&self.longitudes, lon, true);
+        i * self.longitudes.len() + j
+    }
+
+    /// Same points within `tolerance` degrees.
+    pub fn same_points(&self, other: &Grid, tolerance: f64) -> bool {
+        self.shape() == other.shape()
+            && self
+                .latitudes
+                .iter()
+                .zip(&other.latitudes)
+                .all(|(a, b)| (a - b).abs() <= tolerance)
+            && self
+                .longitudes
+                .iter()
+                .zip(&other.longitudes)
+                .all(|(a, b)| (a - b).abs() <= tolerance)
+    }
+
+    pub fn describe(&self) -> String {
+        let (ny, nx) = self.shape();
+        match self.kind {
+            GridKind::RegularLatLon => format!("regular lat-lon {ny} × {nx}"),
+            GridKind::RegularGaussian { n } => format!("regular Gaussian N{n} ({ny} × {nx})"),
+        }
+    }
+}
+
+fn nearest_index(axis: &[f64], value: f64, periodic: bool) -> usize {
+    let distance = |a: f64| {
+        let d = (a - value).abs();
+        if periodic { d.min(360.0 - d) } else { d }
+    };
+    (0..axis.len())
+        .min_by(|&a, &b| distance(axis[a]).total_cmp(&distance(axis[b])))
+        .unwrap_or(0)
+}
+
+/// Applies `reorder` to one 2-D field stored row-major with `file_columns` columns.
+pub fn reorder_field(src: &[f32], file_columns: usize, reorder: &Reorder, out: &mut Vec<f32>) {
+    out.reserve(reorder.rows.len() * reorder.columns.len());
+    for &r in &reorder.rows {
+        let row = &src[r * file_columns..(r + 1) * file_columns];
+        out.extend(reorder.columns.iter().map(|&c| row[c]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn south_to_north_and_negative_longitudes_are_reordered() {
+        let lats = [-10.0, 0.0, 10.0];
+        let lons = [-90.0, 0.0, 90.0, 180.0];
+        let (grid, reorder) = Grid::from_file_coordinates(GridKind::RegularLatLon, &lats, &lons).unwrap();
+        assert_eq!(grid.latitudes, vec![10.0, 0.0, -10.0]);
+        assert_eq!(grid.longitudes, vec![0.0, 90.0, 180.0, 270.0]);
+        // value = 10 * row + column in file order
+        let src: Vec<f32> = (0..3).flat_map(|r| (0..4).map(move |c| (10 * r + c) as f32)).collect();
+        let mut out = Vec::new();
+        reorder_field(&src, 4, &reorder, &mut out);
+        assert_eq!(&out[..4], &[21.0, 22.0, 23.0, 20.0]);
+        assert_eq!(&out[8..], &[1.0, 2.0, 3.0, 0.0]);
+        assert!(grid.is_global_in_longitude());
+    }
+
+    #[test]
+    fn duplicate_wrapped_longitude_is_refused() {
+        let err = Grid::from_file_coordinates(GridKind::RegularLatLon, &[0.0], &[0.0, 180.0, 360.0]);
+        assert!(err.unwrap_err().contains("duplicate longitudes"));
+    }
+
+    #[test]
+    fn regional_bounds_across_the_prime_meridian() {
+        let lons: Vec<f64> = (0..49).map(|i| -10.0 + 0.25 * i as f64).collect();
+        let (grid, _) = Grid::from_file_coordinates(GridKind::RegularLatLon, &[58.0, 50.0], &lons).unwrap();
+        assert_eq!(grid.longitude_bounds(), (350.0, 2.0));
+        assert_eq!(grid.longitude_step(), Some(0.25));
+        assert!(!grid.is_global_in_longitude());
+        let p = grid.nearest(50.0, -10.0);
+        assert_eq!(grid.latitudes[p / 49], 50.0);
+        assert_eq!(grid.longitudes[p % 49], 350.0);
+    }
+}

@@ -1,0 +1,21 @@
+//! vejr-ingest: the first stage of the data's journey, from NetCDF and GRIB files to typed,
+//! CF-decoded fields, and from fields to the zarr training store.
+
+pub mod cf_time;
+pub mod error;
+pub mod fields;
+pub mod grib_reader;
+pub mod grid;
+pub mod hints;
+pub mod inspect;
+pub mod netcdf_reader;
+pub mod reduced_gaussian;
+pub mod source;
+pub mod statistics;
+pub mod test_data;
+
+pub use error::{IngestError, Result};
+pub use fields::{Fields, LevelType, TimeAxis, Variable, VariableInfo};
+pub use grid::{Grid, GridKind};
+pub use hints::{SourceHints, VariableHints};
+pub use source::{FieldSource, Header, open, read_fields};

@@ -1,0 +1,441 @@
+//! NetCDF 3 and 4 through netCDF-C, with CF decoding: packing, fill values, time units,
+//! and the dimension names real reanalysis files use.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use netcdf::AttributeValue;
+
+use crate::cf_time;
+use crate::error::{IngestError, Result};
+use crate::fields::{LevelType, TimeAxis, VariableInfo};
+use crate::grid::{Grid, GridKind, Reorder};
+use crate::hints::SourceHints;
+use crate::source::{FieldSource, Header};
+
+const LATITUDE_NAMES: &[&str] = &["latitude", "lat", "g0_lat_0", "nav_lat"];
+const LONGITUDE_NAMES: &[&str] = &["longitude", "lon", "g0_lon_1", "nav_lon"];
+const TIME_NAMES: &[&str] = &["time", "valid_time", "t"];
+const LEVEL_NAMES: &[&str] = &["level", "pressure_level", "isobaricInhPa", "plev", "lev", "levelist"];
+const MEMBER_NAMES: &[&str] = &["number", "member", "realization", "ensemble", "ens"];
+/// netCDF-C's default fill for floats, which applies when a float variable has no `_FillValue`.
+const NC_FILL_FLOAT: f64 = 9.969_209_968_386_869e36;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Role {
+    Time,
+    Level,
+    Member,
+    Latitude,
+    Longitude,
+    /// A leading axis that is not time (e.g. `month` of a monthly climatology).
+    Other,
+}
+
+#[derive(Debug)]
+struct Packing {
+    scale: f64,
+    offset: f64,
+    fills: Vec<f64>,
+}
+
+impl Packing {
+    fn decode(&self, raw: f64) -> f32 {
+        if raw.is_nan() || self.fills.iter().any(|&f| raw == f) {
+            f32::NAN
+        } else {
+            (raw * self.scale + self.offset) as f32
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DataVariable {
+    file_name: String,
+    roles: Vec<Role>,
+    shape: Vec<usize>,
+    packing: Packing,
+}
+
+pub struct NetcdfSource {
+    header: Header,
+    file: Mutex<netcdf::File>,
+    variables: Vec<DataVariable>,
+    reorder: Reorder,
+}
+
+fn attr_f64s(value: AttributeValue) -> Vec<f64> {
+    use AttributeValue::*;
+    match value {
+        Uchar(v) => vec![v as f64],
+        Schar(v) => vec![v as f64],
+        Ushort(v) => vec![v as f64],
+        Short(v) => vec![v as f64],
+        Uint(v) => vec![v as f64],
+        Int(v) => vec![v as f64],
+        Ulonglong(v) => vec![v as f64],
+        Longlong(v) => vec![v as f64],
+        Float(v) => vec![v as f64],
+        Double(v) => vec![v],
+        Uchars(v) => v.into_iter().map(f64::from).collect(),
+        Schars(v) => v.into_iter().map(f64::from).collect(),
+        Ushorts(v) => v.into_iter().map(f64::from).collect(),
+        Shorts(v) => v.into_iter().map(f64::from).collect(),
+        Uints(v) => v.into_iter().map(f64::from).collect(),
+        Ints(v) => v.into_iter().map(f64::from).collect(),
+        Ulonglongs(v) => v.into_iter().map(|x| x as f64).collect(),
+        Longlongs(v) => v.into_iter().map(|x| x as f64).collect(),
+        Floats(v) => v.into_iter().map(f64::from).collect(),
+        Doubles(v) => v,
+        Str(_) | Strs(_) => vec![],
+    }
+}
+
+fn attr_string(var: &netcdf::Variable, name: &str) -> Option<String> {
+    match var.attribute_value(name)?.ok()? {
+        AttributeValue::Str(s) => Some(s),
+        AttributeValue::Strs(s) => Some(s.join(" ")),
+        _ => None,
+    }
+}
+
+fn attr_number(var: &netcdf::Variable, name: &str) -> Option<f64> {
+    var.attribute_value(name)?
+        .ok()
+        .and_then(|v| attr_f64s(v).first().copied())
+}
+
+fn is_float_type(var: &netcdf::Variable) -> bool {
+    matches!(var.vartype(), netcdf::types::NcVariableType::Float(_))
+}
+
+impl NetcdfSource {
+    pub fn open(path: &Path, hints: &SourceHints) -> Result<Self> {
+        let file = netcdf::open(path).map_err(|e| IngestError::netcdf(path, e))?;
+        let format = netcdf_format(path);
+
+        let time_names: Vec<&str> = match &hints.time_dimension {
+            Some(name) => vec![name.as_str()],
+            None => TIME_NAMES.to_vec(),
+        };
+        let role_of = |dim: &str| -> Role {
+            let coordinate_says = |key: &str| file.variable(dim).and_then(|v| attr_string(&v, key));
+            let standard_name = coordinate_says("standard_name").unwrap_or_default();
+            let units = coordinate_says("units").unwrap_or_default();
+            if time_names.contains(&dim) || (hints.time_dimension.is_none() && units.contains(" since ")) {
+                Role::Time
+            } else if LATITUDE_NAMES.contains(&dim) || standard_name == "latitude" || units == "degrees_north" {
+                Role::Latitude
+            } else if LONGITUDE_NAMES.contains(&dim) || standard_name == "longitude" || units == "degrees_east" {
+                Role::Longitude
+            } else if LEVEL_NAMES.contains(&dim) || standard_name == "air_pressure" {
+                Role::Level
+            } else if MEMBER_NAMES.contains(&dim) || standard_name == "realization" {
+                Role::Member
+            } else {
+                Role::Other
+            }
+        };
+
+        // Data variables: everything on the horizontal grid that is not itself a coordinate.
+        let mut candidates = Vec::new();
+        for var in file.variables() {
+            let name = var.name();
+            let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+            if dims.len() == 1 && dims[0] == name {
+                continue;
+            }
+            let roles: Vec<Role> = dims.iter().map(|d| role_of(d)).collect();
+            let has = |r: Role| roles.iter().filter(|&&x| x == r).count() == 1;
+            if !(has(Role::Latitude) && has(Role::Longitude)) {
+                continue;
+            }
+            candidates.push((name, dims, roles));
+        }
+        if candidates.is_empty() {
+            return Err(IngestError::netcdf(path, "no variable on a latitude × longitude grid"));
+        }
+
+        let dim_named = |role: Role| -> Option<String> {
+            candidates
+                .iter()
+                .find_map(|(_, dims, roles)| roles.iter().position(|&r| r == role).map(|i| dims[i].clone()))
+        };
+        let lat_dim = dim_named(Role::Latitude).expect("checked above");
+        let lon_dim = dim_named(Role::Longitude).expect("checked above");
+        let latitudes = coordinate_values(&file, path, &lat_dim)?;
+        let longitudes = coordinate_values(&file, path, &lon_dim)?;
+        let kind = if is_evenly_spaced(&latitudes) {
+            GridKind::RegularLatLon
+        } else {
+            GridKind::RegularGaussian { n: latitudes.len() / 2 }
+        };
+        let (grid, reorder) =
+            Grid::from_file_coordinates(kind, &latitudes, &longitudes).map_err(|message| IngestError::Grid {
+                path: path.to_owned(),
+                message,
+            })?;
+
+        // The leading axis: time if there is one, else the one non-spatial axis the data has.
+        let time = match dim_named(Role::Time) {
+            Some(dim) => TimeAxis::Valid(read_time(&file, path, &dim, hints)?),
+            None => match dim_named(Role::Other) {
+                Some(dim) => {
+                    let values = match file.variable(&dim) {
+                        Some(_) => coordinate_values(&file, path, &dim)?,
+                        None => (0..file.dimension_len(&dim).unwrap_or(0)).map(|i| i as f64).collect(),
+                    };
+                    TimeAxis::Other { name: dim, values }
+                }
+                None => TimeAxis::Absent,
+            },
+        };
+        if hints.time_dimension.is_some() && !matches!(time, TimeAxis::Valid(_)) {
+            return Err(IngestError::Time {
+                path: path.to_owned(),
+                message: format!(
+                    "the config names time dimension {:?}, which no data variable has",
+                    hints.time_dimension.as_deref().unwrap_or("")
+                ),
+            });
+        }
+        let members: Vec<i64> = match dim_named(Role::Member) {
+            Some(dim) => coordinate_values(&file, path, &dim)?
+                .into_iter()
+                .map(|m| m as i64)
+                .collect(),
+            None => vec![0],
+        };
+
+        let mut infos = Vec::new();
+        let mut variables = Vec::new();
+        for (name, dims, roles) in candidates {
+            let var = file.variable(&name).expect("listed above");
+            for (dim, role) in dims.iter().zip(&roles) {
+                let expected = match role {
+                    Role::Latitude => Some(&lat_dim),
+                    Role::Longitude => Some(&lon_dim),
+                    _ => None,
+                };
+                if let Some(expected) = expected
+                    && dim != expected
+                {
+                    return Err(IngestError::variable(
+                        path,
+                        &name,
+                        format!("on dimension {dim}, other variables on {expected}"),
+                    ));
+                }
+            }
+            if roles.iter().filter(|&&r| r == Role::Other).count() > usize::from(matches!(time, TimeAxis::Other { .. }))
+            {
+                return Err(IngestError::variable(
+                    path,
+                    &name,
+                    format!("has dimensions {dims:?}, more than time, level, member, latitude and longitude"),
+                ));
+            }
+            let (level_type, levels) = match roles.iter().position(|&r| r == Role::Level) {
+                Some(i) => level_axis(&file, path, &dims[i])?,
+                None => (LevelType::Surface, vec![0.0]),
+            };
+            let mut fills: Vec<f64> = ["_FillValue", "missing_value"]
+                .iter()
+                .filter_map(|key| var.attribute_value(key).and_then(|v| v.ok()))
+                .flat_map(attr_f64s)
+                .collect();
+            if var.attribute("_FillValue").is_none() && is_float_type(&var) {
+                fills.push(NC_FILL_FLOAT);
+                fills.push(NC_FILL_FLOAT as f32 as f64);
+            }
+            let packing = Packing {
+                scale: attr_number(&var, "scale_factor").unwrap_or(1.0),
+                offset: attr_number(&var, "add_offset").unwrap_or(0.0),
+                fills,
+            };
+            let mut info = VariableInfo {
+                name: name.clone(),
+                long_name: attr_string(&var, "long_name"),
+                standard_name: attr_string(&var, "standard_name"),
+                units: attr_string(&var, "units"),
+                level_type,
+                levels,
+            };
+            hints.apply(&name, &mut info);
+            let shape = var.dimensions().iter().map(|d| d.len()).collect();
+            infos.push(info);
+            variables.push(DataVariable {
+                file_name: name,
+                roles,
+                shape,
+                packing,
+            });
+        }
+        for name in hints.variables.keys() {
+            if !variables.iter().any(|v| &v.file_name == name) {
+                return Err(IngestError::variable(
+                    path,
+                    name,
+                    "named in the config but not in the file",
+                ));
+            }
+        }
+
+        let header = Header {
+            path: path.to_owned(),
+            format,
+            grid,
+            time,
+            members,
+            variables: infos,
+        };
+        Ok(Self {
+            header,
+            file: Mutex::new(file),
+            variables,
+            reorder,
+        })
+    }
+}
+
+impl FieldSource for NetcdfSource {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn read(&self, variable: usize, time: usize) -> Result<Vec<f32>> {
+        let var = &self.variables[variable];
+        let path = &self.header.path;
+        let raw: Vec<f64> = {
+            let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            let nc = file.variable(&var.file_name).expect("variable listed at open");
+            let extents: Vec<netcdf::Extent> = var
+                .roles
+                .iter()
+                .map(|role| match role {
+                    Role::Time | Role::Other => (time..time + 1).into(),
+                    _ => (..).into(),
+                })
+                .collect();
+            nc.get_values::<f64, _>(extents)
+                .map_err(|e| IngestError::variable(path, &var.file_name, e.to_string()))?
+        };
+
+        // Strides of the slab as read (the leading axis has length one and drops out).
+        let mut strides = vec![0usize; var.shape.len()];
+        let mut stride = 1;
+        for (i, role) in var.roles.iter().enumerate().rev() {
+            strides[i] = stride;
+            if !matches!(role, Role::Time | Role::Other) {
+                stride *= var.shape[i];
+            }
+        }
+        let find = |role: Role| var.roles.iter().position(|&r| r == role);
+        let axis = |role: Role| find(role).map(|i| (var.shape[i], strides[i])).unwrap_or((1, 0));
+        let (levels, level_stride) = axis(Role::Level);
+        let (members, member_stride) = axis(Role::Member);
+        let (_, lat_stride) = axis(Role::Latitude);
+        let (_, lon_stride) = axis(Role::Longitude);
+
+        let points = self.header.grid.len();
+        let mut out = Vec::with_capacity(levels * members * points);
+        for l in 0..levels {
+            for m in 0..members {
+                let base = l * level_stride + m * member_stride;
+                for &r in &self.reorder.rows {
+                    let row = base + r * lat_stride;
+                    out.extend(
+                        self.reorder
+                            .columns
+                            .iter()
+                            .map(|&c| var.packing.decode(raw[row + c * lon_stride])),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn coordinate_values(file: &netcdf::File, path: &Path, dim: &str) -> Result<Vec<f64>> {
+    match file.variable(dim) {
+        Some(var) => var
+            .get_values::<f64, _>(..)
+            .map_err(|e| IngestError::variable(path, dim, e.to_string())),
+        None => Err(IngestError::variable(path, dim, "dimension has no coordinate variable")),
+    }
+}
+
+fn read_time(
+    file: &netcdf::File,
+    path: &Path,
+    dim: &str,
+    hints: &SourceHints,
+) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
+    let time_error = |message: String| IngestError::Time {
+        path: path.to_owned(),
+        message,
+    };
+    let var = file.variable(dim);
+    let values = match &var {
+        Some(_) => coordinate_values(file, path, dim)?,
+        None => (0..file.dimension_len(dim).unwrap_or(0)).map(|i| i as f64).collect(),
+    };
+    let units = hints
+        .time_units
+        .clone()
+        .or_else(|| var.as_ref().and_then(|v| attr_string(v, "units")))
+        .ok_or_else(|| {
+            time_error(format!(
+                "{dim} has no units; give time_units in the ingest config (e.g. \"hours since 1996-01-05 00:00\")"
+            ))
+        })?;
+    let units = cf_time::parse_units(&units).map_err(time_error)?;
+    let calendar = hints
+        .calendar
+        .clone()
+        .or_else(|| var.as_ref().and_then(|v| attr_string(v, "calendar")));
+    cf_time::check_calendar(calendar.as_deref(), &units.reference).map_err(time_error)?;
+    cf_time::decode(&values, &units).map_err(time_error)
+}
+
+fn level_axis(file: &netcdf::File, path: &Path, dim: &str) -> Result<(LevelType, Vec<f64>)> {
+    let values = coordinate_values(file, path, dim)?;
+    let units = file
+        .variable(dim)
+        .and_then(|v| attr_string(&v, "units"))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let pressure_named = ["pressure_level", "isobaricinhpa", "plev", "level", "lev", "levelist"]
+        .contains(&dim.to_ascii_lowercase().as_str());
+    Ok(match units.as_str() {
+        "pa" => (LevelType::Pressure, values.iter().map(|v| v / 100.0).collect()),
+        "hpa" | "millibars" | "millibar" | "mbar" | "mb" => (LevelType::Pressure, values),
+        "" if pressure_named => (LevelType::Pressure, values),
+        _ if dim.contains("hybrid") || dim.contains("model") => (LevelType::Model, values),
+        _ if pressure_named && units == "1" => (LevelType::Model, values),
+        _ => (LevelType::Other(dim.to_owned()), values),
+    })
+}
+
+fn is_evenly_spaced(values: &[f64]) -> bool {
+    if values.len() < 3 {
+        return true;
+    }
+    let step = values[1] - values[0];
+    values
+        .windows(2)
+        .all(|w| ((w[1] - w[0]) - step).abs() <= 1e-4 * step.abs().max(1e-9))
+}
+
+fn netcdf_format(path: &Path) -> String {
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+    match (read, magic) {
+        (Ok(()), [b'C', b'D', b'F', 1]) => "NetCDF3 classic".into(),
+        (Ok(()), [b'C', b'D', b'F', 2]) => "NetCDF3 64-bit offset".into(),
+        (Ok(()), [b'C', b'D', b'F', 5]) => "NetCDF3 64-bit data".into(),
+        (Ok(()), [0x89, b'H', b'D', b'F']) => "NetCDF4/HDF5".into(),
+        _ => "NetCDF".into(),
+    }
+}
