@@ -10,6 +10,9 @@ pub enum IngestError {
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
 
+    #[error("{path}: no such file")]
+    NotFound { path: PathBuf },
+
     #[error("{path}: not a NetCDF or GRIB file (first bytes {magic:?})")]
     UnknownFormat { path: PathBuf, magic: String },
 

@@ -64,6 +64,9 @@ where
     msg.read_key_unchecked(name)
 }
 
+/// (shortName, typeOfLevel, level bits for single-level types): what makes one variable.
+type GroupKey = (String, String, Option<u64>);
+
 struct MessageKeys {
     short_name: String,
     long_name: String,
@@ -155,7 +158,7 @@ impl GribSource {
             .into_iter()
             .collect();
         let mut order: Vec<(String, String, Option<f64>)> = Vec::new();
-        let mut groups: HashMap<(String, String, Option<u64>), (usize, BTreeSet<u64>)> = HashMap::new();
+        let mut groups: HashMap<GroupKey, (usize, BTreeSet<u64>)> = HashMap::new();
         for k in &keys {
             let vertical = is_vertical(&k.type_of_level);
             let level_key = if vertical { None } else { Some(k.level.to_bits()) };

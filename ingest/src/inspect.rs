@@ -171,12 +171,12 @@ impl fmt::Display for Report {
         let step = |s: Option<f64>| s.map(|s| format!("{s:.4}°")).unwrap_or_else(|| "-".into());
         writeln!(
             f,
-            "grid: {}, Δlat {} Δlon {}, {:.3}°N..{:.3}°N, {:.3}°E..{:.3}°E{}",
+            "grid: {}, Δlat {} Δlon {}, latitude {} .. {}, longitude {:.3}°E .. {:.3}°E{}",
             g.kind,
             step(g.latitude_step),
             step(g.longitude_step),
-            g.south,
-            g.north,
+            format_latitude(g.south),
+            format_latitude(g.north),
             g.west,
             g.east,
             if g.global_in_longitude {
@@ -193,7 +193,7 @@ impl fmt::Display for Report {
                 step_seconds,
                 gaps,
             } => {
-                let step = step_seconds.map(|s| format_duration(s)).unwrap_or_else(|| "-".into());
+                let step = step_seconds.map(format_duration).unwrap_or_else(|| "-".into());
                 writeln!(
                     f,
                     "time: {count} steps, {} .. {}, step {step}, {} gap(s)",
@@ -210,7 +210,19 @@ impl fmt::Display for Report {
                     )?;
                 }
             }
-            TimeReport::Other { name, values } => writeln!(f, "no time axis; leading axis {name:?} = {values:?}")?,
+            TimeReport::Other { name, values } => {
+                let shown: Vec<String> = values.iter().take(6).map(|v| format!("{v}")).collect();
+                let more = if values.len() > 6 {
+                    format!(", … ({} values)", values.len())
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    f,
+                    "no time axis: the leading axis {name:?} = [{}{more}] is not time (if it is, an ingest config can say so with time_dimension and time_units)",
+                    shown.join(", ")
+                )?
+            }
             TimeReport::Absent => writeln!(f, "no time axis")?,
         }
         if self.members.len() > 1 {
@@ -244,10 +256,13 @@ impl fmt::Display for Report {
 }
 
 fn format_duration(seconds: i64) -> String {
-    match seconds {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s % 60 == 0 => format!("{}min", s / 60),
-        s => format!("{s}s"),
+    crate::store::config::format_duration(TimeDelta::seconds(seconds))
+}
+
+fn format_latitude(lat: f64) -> String {
+    if lat < 0.0 {
+        format!("{:.3}°S", -lat)
+    } else {
+        format!("{lat:.3}°N")
     }
 }

@@ -9,9 +9,12 @@ pub mod grid;
 pub mod hints;
 pub mod inspect;
 pub mod netcdf_reader;
+pub mod progress;
 pub mod reduced_gaussian;
+pub mod regrid;
 pub mod source;
 pub mod statistics;
+pub mod store;
 pub mod test_data;
 
 pub use error::{IngestError, Result};

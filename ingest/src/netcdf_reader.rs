@@ -41,7 +41,7 @@ struct Packing {
 
 impl Packing {
     fn decode(&self, raw: f64) -> f32 {
-        if raw.is_nan() || self.fills.iter().any(|&f| raw == f) {
+        if raw.is_nan() || self.fills.contains(&raw) {
             f32::NAN
         } else {
             (raw * self.scale + self.offset) as f32
@@ -54,6 +54,8 @@ struct DataVariable {
     file_name: String,
     roles: Vec<Role>,
     shape: Vec<usize>,
+    /// Canonical level index → level index in the file (pressure levels ascend, as in GRIB).
+    level_order: Vec<usize>,
     packing: Packing,
 }
 
@@ -235,10 +237,15 @@ impl NetcdfSource {
                     format!("has dimensions {dims:?}, more than time, level, member, latitude and longitude"),
                 ));
             }
-            let (level_type, levels) = match roles.iter().position(|&r| r == Role::Level) {
+            let (level_type, file_levels) = match roles.iter().position(|&r| r == Role::Level) {
                 Some(i) => level_axis(&file, path, &dims[i])?,
                 None => (LevelType::Surface, vec![0.0]),
             };
+            let mut level_order: Vec<usize> = (0..file_levels.len()).collect();
+            if level_type == LevelType::Pressure {
+                level_order.sort_by(|&a, &b| file_levels[a].total_cmp(&file_levels[b]));
+            }
+            let levels: Vec<f64> = level_order.iter().map(|&i| file_levels[i]).collect();
             let mut fills: Vec<f64> = ["_FillValue", "missing_value"]
                 .iter()
                 .filter_map(|key| var.attribute_value(key).and_then(|v| v.ok()))
@@ -268,6 +275,7 @@ impl NetcdfSource {
                 file_name: name,
                 roles,
                 shape,
+                level_order,
                 packing,
             });
         }
@@ -341,7 +349,7 @@ impl FieldSource for NetcdfSource {
         let mut out = Vec::with_capacity(levels * members * points);
         for l in 0..levels {
             for m in 0..members {
-                let base = l * level_stride + m * member_stride;
+                let base = var.level_order[l] * level_stride + m * member_stride;
                 for &r in &self.reorder.rows {
                     let row = base + r * lat_stride;
                     out.extend(

@@ -40,7 +40,10 @@ pub enum FileKind {
 
 /// Tells GRIB from NetCDF by the first bytes, not by the file name.
 pub fn detect(path: &Path) -> Result<FileKind> {
-    let mut file = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => IngestError::NotFound { path: path.to_owned() },
+        _ => IngestError::io(path, e),
+    })?;
     let mut magic = [0u8; 8];
     let n = file.read(&mut magic).map_err(|e| IngestError::io(path, e))?;
     let magic = &magic[..n];

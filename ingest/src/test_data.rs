@@ -36,3 +36,13 @@ pub fn shared_file(relative: &str) -> PathBuf {
     }
     path
 }
+
+/// A file from a Debian package the Makefile installs (the blizzard analyses in libncarg-data),
+/// with the same loud failure as [`shared_file`].
+pub fn system_file(path: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    if !p.is_file() {
+        panic!("{path} is missing; install the Debian package that ships it (`make deps` does)");
+    }
+    p
+}

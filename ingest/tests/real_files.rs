@@ -211,7 +211,7 @@ fn analyses_and_forecasts_give_valid_times() {
     assert!((mean_of_all(&f, "t") - 259.125).abs() < 1e-3);
     let z = f.variable("z").unwrap();
     let first = f.field(z, 0, Fields::level_index(z, 500.0).unwrap(), 0)[0];
-    assert!((first - 53619.50).abs() < 0.01, "{first}");
+    assert!((first - 53_619.5).abs() < 0.01, "{first}");
 }
 
 #[test]

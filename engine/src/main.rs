@@ -1,0 +1,51 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vejr_engine::commands;
+
+/// vejr: machine-learned weather forecasting from reanalysis.
+#[derive(Parser)]
+#[command(name = "vejr", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VEJR_GIT_REVISION"), ")"))]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe NetCDF or GRIB files: variables, time axis, grid, statistics.
+    Inspect {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Read files named in this ingest config with the metadata it supplies.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Build a training store (zarr) from the files an ingest config names.
+    Ingest {
+        #[arg(long)]
+        config: PathBuf,
+        /// Replace the store if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Inspect { files, json, config } => commands::inspect::run(files, *json, config.as_deref()),
+        Command::Ingest { config, overwrite } => commands::ingest::run(config, *overwrite),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vejr: error: {}", e.message.replace('\n', " "));
+            ExitCode::from(e.code as u8)
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The `vejr` binary as a user meets it: output, exit codes, one-line errors, nothing half-written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use vejr_ingest::test_data::shared_file;
+
+fn vejr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vejr"))
+        .args(args)
+        .output()
+        .expect("vejr runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn inspect_json_reports_real_values() {
+    let grib = shared_file("grib/era5-2mt-2019-03-uk.grib");
+    let nc = shared_file("netcdf/era5-pl-members-2017-01-cds2024.nc");
+    let out = vejr(&["inspect", "--json", grib.to_str().unwrap(), nc.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let uk = &reports[0];
+    assert_eq!(uk["format"], "GRIB1");
+    assert_eq!(uk["grid"]["shape"], serde_json::json!([33, 49]));
+    assert_eq!(uk["time"]["count"], 744);
+    assert_eq!(uk["time"]["step_seconds"], 3600);
+    assert_eq!(uk["time"]["gaps"].as_array().unwrap().len(), 0);
+    assert!((uk["variables"][0]["mean"].as_f64().unwrap() - 280.774).abs() < 1e-3);
+    assert_eq!(uk["variables"][0]["nan_count"], 0);
+    assert_eq!(
+        (uk["grid"]["west"].as_f64(), uk["grid"]["east"].as_f64()),
+        (Some(350.0), Some(2.0))
+    );
+    let ens = &reports[1];
+    assert_eq!(ens["members"].as_array().unwrap().len(), 10);
+    assert_eq!(ens["variables"][0]["levels"], serde_json::json!([500.0, 850.0]));
+}
+
+#[test]
+fn inspect_text_names_time_gaps_and_missing_points() {
+    let grib = shared_file("grib/fields_with_missing_values.grib");
+    let out = vejr(&["inspect", grib.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("21699"),
+        "NaN count of both fields (10808 + 10891) in:\n{text}"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_2() {
+    let corrupted = shared_file("grib/era5-levels-corrupted.grib");
+    let dir = tempfile::tempdir().unwrap();
+    let not_there = dir.path().join("nowhere.nc");
+    for (args, expected) in [
+        (
+            vec!["inspect", corrupted.to_str().unwrap()],
+            "era5-levels-corrupted.grib message 1",
+        ),
+        (vec!["inspect", not_there.to_str().unwrap()], "nowhere.nc"),
+    ] {
+        let out = vejr(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.starts_with("vejr: error: ") && err.contains(expected), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+fn hourly_uk_config(dir: &Path) -> PathBuf {
+    let config = dir.join("uk.toml");
+    let body = format!(
+        "[store]\npath = 'uk.zarr'\ntime_step = '1h'\n[[sources]]\nfiles = ['{}']\n[[variables]]\nname = '2t'\n",
+        shared_file("grib/era5-2mt-2019-03-uk.grib").display()
+    );
+    std::fs::write(&config, body).unwrap();
+    config
+}
+
+#[test]
+fn ingest_killed_midway_leaves_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hourly_uk_config(dir.path());
+    let store = dir.path().join("uk.zarr");
+    let partial = dir.path().join("uk.zarr.partial");
+    let mut killed_while_writing = false;
+    for _ in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vejr"))
+            .args(["ingest", "--config", config.to_str().unwrap(), "--overwrite"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !partial.exists() && child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            killed_while_writing = true;
+            break;
+        }
+        // It finished before the kill landed: start again from nothing.
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+    assert!(killed_while_writing, "could not catch the ingest while it was writing");
+    assert!(
+        !store.exists(),
+        "a killed ingest must not leave a store under the final name"
+    );
+    let err = vejr_ingest::store::Store::open(&store).err().unwrap().to_string();
+    assert!(err.contains("unfinished ingest"), "{err}");
+
+    // The next run cleans up and completes.
+    let out = vejr(&["ingest", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!partial.exists());
+    let s = vejr_ingest::store::Store::open(&store).unwrap();
+    assert_eq!(s.dates.len(), 744);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("744 time steps"));
+}

@@ -1,0 +1,35 @@
+//! The training store: zarr in the anemoi-datasets layout.
+//!
+//! `data[time, variable, ensemble, gridpoint]` (f32, one time step per chunk), `dates`,
+//! `latitudes`, `longitudes` (per grid point), per-variable `mean`, `stdev`, `minimum`,
+//! `maximum` (and anemoi's `sums`, `squares`, `count`, `has_nans`), tendency statistics over
+//! one time step (`statistics_tendencies_<step>_*`), and variable names and provenance in the
+//! attributes. Stores are written as Zarr v3.
+
+pub mod config;
+pub mod reader;
+pub mod writer;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::IngestConfig;
+pub use reader::Store;
+pub use writer::{IngestOptions, IngestReport, ingest};
+
+/// One column of `data`: a variable at one level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// `2t`, `t_850`: the name in the store's `variables` attribute.
+    pub name: String,
+    pub variable: String,
+    pub level_type: String,
+    /// hPa for pressure levels; 0 for single-level variables.
+    pub level: f64,
+    pub units: Option<String>,
+    pub standard_name: Option<String>,
+    pub long_name: Option<String>,
+}
+
+pub(crate) fn tendency_prefix(step: &str) -> String {
+    format!("statistics_tendencies_{step}")
+}

@@ -1,0 +1,699 @@
+//! Writes the training store: sources → (regrid) → one chunk per time step, statistics,
+//! tendency statistics, attributes; under a temporary name that is renamed only when complete.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rayon::prelude::*;
+use serde_json::json;
+use zarrs::array::{ArrayBuilder, data_type};
+use zarrs::filesystem::FilesystemStore;
+use zarrs::group::GroupBuilder;
+
+use super::config::{IngestConfig, format_duration};
+use super::{Column, tendency_prefix};
+use crate::error::{IngestError, Result};
+use crate::fields::LevelType;
+use crate::grid::Grid;
+use crate::progress::Progress;
+use crate::regrid::{Regridder, regular_grid};
+use crate::source::{self, FieldSource};
+use crate::statistics::Summary;
+
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// Replace an existing store at the configured path.
+    pub overwrite: bool,
+    /// Recorded in the store's attributes (vejr version, git revision, command line).
+    pub provenance: serde_json::Map<String, serde_json::Value>,
+    pub quiet: bool,
+}
+
+#[derive(Debug)]
+pub struct IngestReport {
+    pub path: PathBuf,
+    pub times: usize,
+    pub columns: usize,
+    pub gridpoints: usize,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+/// Where one column's values come from for one time: (source, variable, level) indices.
+type Provider = (usize, usize, usize);
+
+pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions) -> Result<IngestReport> {
+    let started = Instant::now();
+    let cfg_err = |m: String| IngestError::config(config_path, m);
+    let step = config.time_step().map_err(cfg_err)?;
+    let out_path = config.store.path.clone();
+    if out_path.exists() && !options.overwrite {
+        return Err(cfg_err(format!(
+            "store {} exists; pass --overwrite to replace it",
+            out_path.display()
+        )));
+    }
+
+    // Open every file (headers only).
+    let files = config.files(config_path)?;
+    let opening = if options.quiet {
+        Progress::hidden()
+    } else {
+        Progress::new("opening", files.len() as u64, "files")
+    };
+    let sources: Vec<Box<dyn FieldSource>> = files
+        .iter()
+        .map(|(path, hints)| {
+            let s = source::open(path, hints);
+            opening.inc(1);
+            s
+        })
+        .collect::<Result<_>>()?;
+    opening.finish();
+
+    // One grid for the store: the sources' own, or the configured target.
+    let first = sources[0].header();
+    let (grid, regridders): (Grid, Vec<Option<Regridder>>) = match &config.store.grid {
+        Some(target) => {
+            let grid = regular_grid(target.resolution, target.area).map_err(cfg_err)?;
+            let r = sources
+                .iter()
+                .map(|s| Some(Regridder::new(&s.header().grid, &grid)))
+                .collect();
+            (grid, r)
+        }
+        None => {
+            for s in &sources[1..] {
+                let h = s.header();
+                if !h.grid.same_points(&first.grid, 1e-6) {
+                    return Err(IngestError::Grid {
+                        path: h.path.clone(),
+                        message: format!(
+                            "{} differs from {} in {}; set store.grid to interpolate",
+                            h.grid.describe(),
+                            first.grid.describe(),
+                            first.path.display()
+                        ),
+                    });
+                }
+            }
+            (first.grid.clone(), sources.iter().map(|_| None).collect())
+        }
+    };
+    let members = first.members.clone();
+    for s in &sources {
+        let h = s.header();
+        if h.members != members {
+            return Err(IngestError::Variable {
+                path: h.path.clone(),
+                variable: "number".into(),
+                message: format!(
+                    "ensemble members {:?} differ from {:?} in {}",
+                    h.members,
+                    members,
+                    first.path.display()
+                ),
+            });
+        }
+        if h.time.valid_times().is_none() {
+            return Err(IngestError::Time {
+                path: h.path.clone(),
+                message:
+                    "no time axis; a training store needs valid times (give time_dimension/time_units in the config)"
+                        .into(),
+            });
+        }
+    }
+
+    // Columns and, for each, which file provides which time.
+    let mut columns: Vec<Column> = Vec::new();
+    let mut providers: Vec<BTreeMap<DateTime<Utc>, Provider>> = Vec::new();
+    for selection in &config.variables {
+        let found: Vec<(usize, usize)> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(s, src)| {
+                src.header()
+                    .variables
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.name == selection.name)
+                    .map(move |(v, _)| (s, v))
+            })
+            .collect();
+        let Some(&(s0, v0)) = found.first() else {
+            let available: Vec<String> = sources
+                .iter()
+                .flat_map(|s| s.header().variables.iter().map(|v| v.name.clone()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            return Err(cfg_err(format!(
+                "variable {:?} is in no source file (available: {})",
+                selection.name,
+                available.join(", ")
+            )));
+        };
+        let info = &sources[s0].header().variables[v0];
+        let levels = selection.levels.clone().unwrap_or_else(|| info.levels.clone());
+        for level in levels {
+            let name = if info.level_type == LevelType::Surface {
+                info.name.clone()
+            } else {
+                format!("{}_{}", info.name, crate::fields::format_level(level))
+            };
+            let mut by_time = BTreeMap::new();
+            for &(s, v) in &found {
+                let h = sources[s].header();
+                let vi = &h.variables[v];
+                let Some(l) = vi.levels.iter().position(|&x| (x - level).abs() < 1e-6) else {
+                    return Err(IngestError::variable(
+                        &h.path,
+                        &vi.name,
+                        format!("has no level {level} (levels {:?})", vi.levels),
+                    ));
+                };
+                for time in h.time.valid_times().expect("checked") {
+                    if let Some((other, _, _)) = by_time.insert(*time, (s, v, l)) {
+                        return Err(IngestError::variable(
+                            &h.path,
+                            &name,
+                            format!(
+                                "duplicated time {} (also in {})",
+                                time.format("%Y-%m-%dT%H:%MZ"),
+                                sources[other].header().path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+            columns.push(Column {
+                name,
+                variable: info.name.clone(),
+                level_type: info.level_type.label().to_owned(),
+                level: if info.level_type == LevelType::Surface {
+                    0.0
+                } else {
+                    level
+                },
+                units: info.units.clone(),
+                standard_name: info.standard_name.clone(),
+                long_name: info.long_name.clone(),
+            });
+            providers.push(by_time);
+        }
+    }
+    if let Some(dup) = columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| columns[..*i].iter().any(|d| d.name == c.name))
+    {
+        return Err(cfg_err(format!("column {} selected twice", dup.1.name)));
+    }
+
+    // The store's times: every `step` from start to end, all columns present.
+    let first_time = providers
+        .iter()
+        .filter_map(|p| p.keys().next())
+        .max()
+        .copied()
+        .expect("columns have times");
+    let last_time = providers
+        .iter()
+        .filter_map(|p| p.keys().next_back())
+        .min()
+        .copied()
+        .expect("columns have times");
+    let start = config.store.start.unwrap_or(first_time);
+    let end = config.store.end.unwrap_or(last_time);
+    if start < first_time || end > last_time {
+        return Err(cfg_err(format!(
+            "store range {} .. {} is outside the data, which covers {} .. {} for every selected variable",
+            fmt_time(start),
+            fmt_time(end),
+            fmt_time(first_time),
+            fmt_time(last_time)
+        )));
+    }
+    let mut times = Vec::new();
+    let mut missing: Vec<(DateTime<Utc>, String)> = Vec::new();
+    let mut t = start;
+    while t <= end {
+        match columns.iter().zip(&providers).find(|(_, p)| !p.contains_key(&t)) {
+            None => times.push(t),
+            Some((c, _)) => missing.push((t, c.name.clone())),
+        }
+        t += step;
+    }
+    if !missing.is_empty() && !config.store.allow_gaps {
+        let (t, c) = &missing[0];
+        return Err(cfg_err(format!(
+            "gap in the data: no {c} at {}{} (set store.allow_gaps = true to store around gaps)",
+            fmt_time(*t),
+            if missing.len() > 1 {
+                format!(" and {} more time(s)", missing.len() - 1)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    if times.len() < 2 {
+        return Err(cfg_err(format!(
+            "only {} time step(s) in {} .. {}",
+            times.len(),
+            fmt_time(start),
+            fmt_time(end)
+        )));
+    }
+
+    // Write under a temporary name next to the destination.
+    let tmp_path = partial_path(&out_path);
+    if tmp_path.exists() {
+        std::fs::remove_dir_all(&tmp_path).map_err(|e| IngestError::io(&tmp_path, e))?;
+    }
+    if let Some(parent) = out_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| IngestError::io(parent, e))?;
+    }
+    // A field missing everywhere is no data at that time: a gap. Found while writing, so the
+    // write is redone without those times (or refused, naming the first).
+    let bytes = loop {
+        let result = write_store(
+            &tmp_path,
+            config,
+            options,
+            step,
+            &grid,
+            &members,
+            &columns,
+            &times,
+            &missing,
+            &sources,
+            &regridders,
+            &providers,
+        );
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp_path);
+                return Err(e);
+            }
+        };
+        match outcome {
+            Written::Complete(bytes) => break bytes,
+            Written::EmptyFields(empty) => {
+                let _ = std::fs::remove_dir_all(&tmp_path);
+                let (t, c) = empty[0];
+                let (s, _, _) = providers[c][&times[t]];
+                if !config.store.allow_gaps {
+                    return Err(IngestError::variable(
+                        &sources[s].header().path,
+                        &columns[c].name,
+                        format!(
+                            "missing at every grid point at {}{} (set store.allow_gaps = true to store around it)",
+                            fmt_time(times[t]),
+                            if empty.len() > 1 {
+                                format!(", and {} more field(s)", empty.len() - 1)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    ));
+                }
+                let drop: std::collections::BTreeSet<usize> = empty.iter().map(|&(t, _)| t).collect();
+                for &(t, c) in &empty {
+                    missing.push((times[t], columns[c].name.clone()));
+                }
+                missing.sort();
+                missing.dedup_by_key(|(t, _)| *t);
+                times = times
+                    .iter()
+                    .enumerate()
+                    .filter(|(t, _)| !drop.contains(t))
+                    .map(|(_, &d)| d)
+                    .collect();
+                if times.len() < 2 {
+                    return Err(cfg_err("fewer than two complete time steps remain".into()));
+                }
+            }
+        }
+    };
+    sync_tree(&tmp_path).map_err(|e| IngestError::io(&tmp_path, e))?;
+    if out_path.exists() {
+        std::fs::remove_dir_all(&out_path).map_err(|e| IngestError::io(&out_path, e))?;
+    }
+    std::fs::rename(&tmp_path, &out_path).map_err(|e| IngestError::io(&out_path, e))?;
+    if let Some(parent) = out_path.parent() {
+        let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
+    }
+    Ok(IngestReport {
+        path: out_path,
+        times: times.len(),
+        columns: columns.len(),
+        gridpoints: grid.len(),
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+enum Written {
+    Complete(u64),
+    /// (time index, column) of fields with no valid point.
+    EmptyFields(Vec<(usize, usize)>),
+}
+
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_store(
+    path: &Path,
+    config: &IngestConfig,
+    options: &IngestOptions,
+    step: TimeDelta,
+    grid: &Grid,
+    members: &[i64],
+    columns: &[Column],
+    times: &[DateTime<Utc>],
+    missing: &[(DateTime<Utc>, String)],
+    sources: &[Box<dyn FieldSource>],
+    regridders: &[Option<Regridder>],
+    providers: &[BTreeMap<DateTime<Utc>, Provider>],
+) -> Result<Written> {
+    let store_err = |e: &dyn std::fmt::Display| IngestError::store(path, e);
+    std::fs::create_dir_all(path).map_err(|e| IngestError::io(path, e))?;
+    let store = Arc::new(FilesystemStore::new(path).map_err(|e| store_err(&e))?);
+    let (nt, nc, ne, np) = (
+        times.len() as u64,
+        columns.len() as u64,
+        members.len() as u64,
+        grid.len() as u64,
+    );
+
+    let data = ArrayBuilder::new(
+        vec![nt, nc, ne, np],
+        vec![1, nc, ne, np],
+        data_type::float32(),
+        f32::NAN,
+    )
+    .bytes_to_bytes_codecs(vec![Arc::new(
+        zarrs::array::codec::GzipCodec::new(1).map_err(|e| store_err(&e))?,
+    )])
+    .dimension_names(["time", "variable", "ensemble", "cell"].into())
+    .build(store.clone(), "/data")
+    .map_err(|e| store_err(&e))?;
+    data.store_metadata().map_err(|e| store_err(&e))?;
+
+    let stats_start = config.store.statistics_start.unwrap_or(times[0]);
+    let stats_end = config.store.statistics_end.unwrap_or(times[times.len() - 1]);
+    let in_stats = |t: &DateTime<Utc>| *t >= stats_start && *t <= stats_end;
+    if !times.iter().any(in_stats) {
+        return Err(IngestError::config(
+            path,
+            "no store time lies in statistics_start .. statistics_end",
+        ));
+    }
+
+    // Pass 1: decode, assemble and store each time step; gather statistics and the missing-point pattern.
+    let progress = if options.quiet {
+        Progress::hidden()
+    } else {
+        Progress::new("ingest", nt, "steps")
+    };
+    struct Acc {
+        stats: Vec<Summary>,
+        valid_everywhere: Vec<bool>,
+        nan_counts: Vec<u64>,
+        empty_fields: Vec<(usize, usize)>,
+    }
+    let new_acc = || Acc {
+        stats: vec![Summary::new(); columns.len()],
+        valid_everywhere: vec![true; grid.len()],
+        nan_counts: Vec::new(),
+        empty_fields: Vec::new(),
+    };
+    let acc = times
+        .par_iter()
+        .enumerate()
+        .map(|(ti, time)| -> Result<Acc> {
+            let mut chunk: Vec<f32> = Vec::with_capacity((nc * ne * np) as usize);
+            let mut cache: BTreeMap<(usize, usize), Vec<f32>> = BTreeMap::new();
+            for p in providers {
+                let (s, v, l) = p[time];
+                let src = &sources[s];
+                let src_time = src
+                    .header()
+                    .time
+                    .valid_times()
+                    .expect("checked")
+                    .binary_search(time)
+                    .expect("provider time");
+                if let std::collections::btree_map::Entry::Vacant(e) = cache.entry((s, v)) {
+                    e.insert(src.read(v, src_time)?);
+                }
+                let slab = &cache[&(s, v)];
+                let src_points = src.header().grid.len();
+                for m in 0..members.len() {
+                    let start = (l * members.len() + m) * src_points;
+                    let field = &slab[start..start + src_points];
+                    match &regridders[s] {
+                        Some(r) => r.apply(field, &mut chunk),
+                        None => chunk.extend_from_slice(field),
+                    }
+                }
+            }
+            let mut acc = new_acc();
+            for (c, values) in chunk.chunks(members.len() * grid.len()).enumerate() {
+                if in_stats(time) {
+                    acc.stats[c].add(values);
+                }
+                for field in values.chunks(grid.len()) {
+                    let mut nans = 0;
+                    for (ok, v) in acc.valid_everywhere.iter_mut().zip(field) {
+                        if v.is_nan() {
+                            *ok = false;
+                            nans += 1;
+                        }
+                    }
+                    acc.nan_counts.push(nans);
+                    if nans == grid.len() as u64 {
+                        acc.empty_fields.push((ti, c));
+                    }
+                }
+            }
+            data.store_chunk(&[ti as u64, 0, 0, 0], chunk)
+                .map_err(|e| store_err(&e))?;
+            progress.inc(1);
+            Ok(acc)
+        })
+        .try_reduce(new_acc, |mut a, b| {
+            for (x, y) in a.stats.iter_mut().zip(&b.stats) {
+                x.merge(y);
+            }
+            for (x, y) in a.valid_everywhere.iter_mut().zip(&b.valid_everywhere) {
+                *x &= *y;
+            }
+            a.nan_counts.extend(b.nan_counts);
+            a.empty_fields.extend(b.empty_fields);
+            Ok(a)
+        })?;
+    let elapsed = progress.finish();
+    if !acc.empty_fields.is_empty() {
+        let mut empty = acc.empty_fields;
+        empty.sort();
+        return Ok(Written::EmptyFields(empty));
+    }
+    for (c, s) in columns.iter().zip(&acc.stats) {
+        if s.count == 0 {
+            return Err(IngestError::store(
+                path,
+                format!("{} has no valid value in the statistics period", c.name),
+            ));
+        }
+    }
+    let missing_points = acc.valid_everywhere.iter().filter(|v| !**v).count() as u64;
+    let fixed_mask = acc.nan_counts.iter().all(|&n| n == missing_points);
+
+    // Pass 2: tendencies over one time step, between consecutive stored times only.
+    let tendencies = (0..times.len() - 1)
+        .into_par_iter()
+        .filter(|&t| times[t + 1] - times[t] == step && in_stats(&times[t]) && in_stats(&times[t + 1]))
+        .map(|t| -> Result<Vec<Summary>> {
+            let a: Vec<f32> = data.retrieve_chunk(&[t as u64, 0, 0, 0]).map_err(|e| store_err(&e))?;
+            let b: Vec<f32> = data
+                .retrieve_chunk(&[t as u64 + 1, 0, 0, 0])
+                .map_err(|e| store_err(&e))?;
+            let diff: Vec<f32> = a.iter().zip(&b).map(|(x, y)| y - x).collect();
+            let mut stats = vec![Summary::new(); columns.len()];
+            for (c, values) in diff.chunks(members.len() * grid.len()).enumerate() {
+                stats[c].add(values);
+            }
+            Ok(stats)
+        })
+        .try_reduce(
+            || vec![Summary::new(); columns.len()],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y));
+                Ok(a)
+            },
+        )?;
+
+    // Coordinates and statistics arrays.
+    let f64_array = |name: &str, values: Vec<f64>, dim: &str| -> Result<()> {
+        let n = values.len() as u64;
+        let a = ArrayBuilder::new(vec![n], vec![n.max(1)], data_type::float64(), f64::NAN)
+            .dimension_names([dim].into())
+            .build(store.clone(), &format!("/{name}"))
+            .map_err(|e| store_err(&e))?;
+        a.store_metadata().map_err(|e| store_err(&e))?;
+        a.store_chunk(&[0], values).map_err(|e| store_err(&e))
+    };
+    let nx = grid.longitudes.len();
+    f64_array(
+        "latitudes",
+        (0..grid.len()).map(|p| grid.latitudes[p / nx]).collect(),
+        "cell",
+    )?;
+    f64_array(
+        "longitudes",
+        (0..grid.len()).map(|p| grid.longitudes[p % nx]).collect(),
+        "cell",
+    )?;
+    let column_stat = |f: &dyn Fn(&Summary) -> f64, stats: &[Summary]| stats.iter().map(f).collect::<Vec<f64>>();
+    f64_array("mean", column_stat(&Summary::mean, &acc.stats), "variable")?;
+    f64_array("stdev", column_stat(&Summary::stdev, &acc.stats), "variable")?;
+    f64_array("minimum", column_stat(&|s| s.minimum, &acc.stats), "variable")?;
+    f64_array("maximum", column_stat(&|s| s.maximum, &acc.stats), "variable")?;
+    f64_array("sums", column_stat(&|s| s.sum, &acc.stats), "variable")?;
+    f64_array("squares", column_stat(&|s| s.sum_of_squares, &acc.stats), "variable")?;
+    f64_array("count", column_stat(&|s| s.count as f64, &acc.stats), "variable")?;
+    f64_array(
+        "has_nans",
+        column_stat(&|s| f64::from(u8::from(s.nan_count > 0)), &acc.stats),
+        "variable",
+    )?;
+    let step_name = format_duration(step);
+    let prefix = tendency_prefix(&step_name);
+    f64_array(
+        &format!("{prefix}_mean"),
+        column_stat(&Summary::mean, &tendencies),
+        "variable",
+    )?;
+    f64_array(
+        &format!("{prefix}_stdev"),
+        column_stat(&Summary::stdev, &tendencies),
+        "variable",
+    )?;
+    f64_array(
+        &format!("{prefix}_minimum"),
+        column_stat(&|s| s.minimum, &tendencies),
+        "variable",
+    )?;
+    f64_array(
+        &format!("{prefix}_maximum"),
+        column_stat(&|s| s.maximum, &tendencies),
+        "variable",
+    )?;
+    f64_array(
+        "mask",
+        acc.valid_everywhere.iter().map(|&v| f64::from(u8::from(v))).collect(),
+        "cell",
+    )?;
+
+    let dates = ArrayBuilder::new(vec![nt], vec![nt], data_type::int64(), 0i64)
+        .dimension_names(["time"].into())
+        .attributes(
+            json!({"units": "seconds since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian"})
+                .as_object()
+                .expect("object")
+                .clone(),
+        )
+        .build(store.clone(), "/dates")
+        .map_err(|e| store_err(&e))?;
+    dates.store_metadata().map_err(|e| store_err(&e))?;
+    dates
+        .store_chunk(&[0], times.iter().map(|t| t.timestamp()).collect::<Vec<i64>>())
+        .map_err(|e| store_err(&e))?;
+
+    // Attributes last: a store whose root metadata is missing was not finished.
+    let (ny, _) = grid.shape();
+    let (west, east) = grid.longitude_bounds();
+    let mut attributes = json!({
+        "variables": columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "frequency": step_name,
+        "start_date": times[0].to_rfc3339(),
+        "end_date": times[times.len() - 1].to_rfc3339(),
+        "missing_dates": missing.iter().map(|(t, _)| t.to_rfc3339()).collect::<Vec<_>>(),
+        "field_shape": [ny, nx],
+        "flatten_grid": true,
+        "ensemble_dimension": members.len(),
+        "resolution": grid.longitude_step(),
+        "statistics_start_date": stats_start.to_rfc3339(),
+        "statistics_end_date": stats_end.to_rfc3339(),
+        "vejr": {
+            "columns": columns,
+            "members": members,
+            "grid_kind": grid.kind,
+            "area": [grid.latitudes[0], west, grid.latitudes[ny - 1], east],
+            "fixed_missing_mask": fixed_mask,
+            "missing_points": missing_points,
+            "ingest_config": config,
+            "sources": sources.iter().map(|s| s.header().path.display().to_string()).collect::<Vec<_>>(),
+        },
+    });
+    for (k, v) in &options.provenance {
+        attributes["vejr"][k] = v.clone();
+    }
+    let mut root = GroupBuilder::new()
+        .build(store.clone(), "/")
+        .map_err(|e| store_err(&e))?;
+    *root.attributes_mut() = attributes.as_object().expect("object").clone();
+    root.store_metadata().map_err(|e| store_err(&e))?;
+
+    let bytes = dir_size(path);
+    if !options.quiet {
+        eprintln!(
+            "ingest: {nt} steps × {nc} variables × {np} points in {:.1}s ({:.1} steps/s, {:.1} MB written)",
+            elapsed.as_secs_f64(),
+            nt as f64 / elapsed.as_secs_f64().max(1e-9),
+            bytes as f64 / 1e6
+        );
+    }
+    Ok(Written::Complete(bytes))
+}
+
+fn dir_size(path: &Path) -> u64 {
+    walk(path)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn walk(path: &Path) -> Vec<PathBuf> {
+    let mut out = vec![path.to_owned()];
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}
+
+/// fsync every file and directory so that the rename publishes data that is on disk.
+fn sync_tree(path: &Path) -> std::io::Result<()> {
+    for p in walk(path) {
+        std::fs::File::open(&p)?.sync_all()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! The training store on real data: what goes in comes out, statistics are right, and bad
+//! combinations of files are refused before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use vejr_ingest::store::{IngestConfig, IngestOptions, Store, ingest};
+use vejr_ingest::test_data::{shared_file, system_file};
+use vejr_ingest::{SourceHints, read_fields};
+
+const UK_GRIB: &str = "grib/era5-2mt-2019-03-uk.grib";
+/// Every message of the UK GRIB file has the same length, so byte ranges split it by time.
+const UK_MESSAGE_BYTES: usize = 3360;
+
+fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("ingest.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn run(config_path: &Path) -> vejr_ingest::Result<vejr_ingest::store::IngestReport> {
+    let config = IngestConfig::load(config_path)?;
+    ingest(
+        &config,
+        config_path,
+        &IngestOptions {
+            quiet: true,
+            ..Default::default()
+        },
+    )
+}
+
+fn uk_config(files: &[&Path], extra_store: &str) -> String {
+    let files: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+    format!(
+        "[store]\npath = 'uk.zarr'\ntime_step = '6h'\n{extra_store}\n[[sources]]\nfiles = [{}]\n[[variables]]\nname = '2t'\n",
+        files.join(", ")
+    )
+}
+
+#[test]
+fn uk_store_round_trip_statistics_and_tendencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let grib = shared_file(UK_GRIB);
+    let config = write_config(
+        dir.path(),
+        &uk_config(&[&grib], "statistics_end = '2019-03-24T18:00:00Z'"),
+    );
+    let report = run(&config).unwrap();
+    assert_eq!((report.times, report.columns, report.gridpoints), (124, 1, 33 * 49));
+
+    let store = Store::open(&dir.path().join("uk.zarr")).unwrap();
+    let fields = read_fields(&grib, &SourceHints::default()).unwrap();
+    let hourly = fields.time.valid_times().unwrap();
+    assert_eq!(store.dates.len(), 124);
+    assert_eq!(store.dates[0], Utc.with_ymd_and_hms(2019, 3, 1, 0, 0, 0).unwrap());
+    assert_eq!(store.time_step, TimeDelta::hours(6));
+    assert!(store.grid.same_points(&fields.grid, 0.0));
+    assert_eq!(store.columns[0].name, "2t");
+    assert_eq!(store.columns[0].units.as_deref(), Some("K"));
+
+    // Every stored step is bit-identical to the decoded field at that time.
+    let v = &fields.variables[0];
+    for (t, date) in store.dates.iter().enumerate() {
+        let h = hourly.binary_search(date).unwrap();
+        assert_eq!(store.read_time(t).unwrap(), fields.field(v, h, 0, 0), "{date}");
+    }
+
+    // Statistics over 1–24 March only, tendencies over 6 hours within it.
+    let in_period: Vec<usize> = store
+        .dates
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d <= store.statistics_end)
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(in_period.len(), 96);
+    let values: Vec<f64> = in_period
+        .iter()
+        .flat_map(|&t| store.read_time(t).unwrap())
+        .map(|x| x as f64)
+        .collect();
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let stdev = (values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+    assert!((store.mean[0] - mean).abs() < 1e-6 && (store.stdev[0] - stdev).abs() < 1e-6);
+    assert_eq!(store.minimum[0], values.iter().copied().fold(f64::INFINITY, f64::min));
+    assert_eq!(
+        store.maximum[0],
+        values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    );
+
+    let diffs: Vec<f64> = in_period
+        .windows(2)
+        .flat_map(|w| {
+            let (a, b) = (store.read_time(w[0]).unwrap(), store.read_time(w[1]).unwrap());
+            a.into_iter().zip(b).map(|(x, y)| (y - x) as f64).collect::<Vec<_>>()
+        })
+        .collect();
+    let tmean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+    let tstd = (diffs.iter().map(|x| (x - tmean).powi(2)).sum::<f64>() / diffs.len() as f64).sqrt();
+    assert!(
+        (store.tendency_mean[0] - tmean).abs() < 1e-6,
+        "{} vs {tmean}",
+        store.tendency_mean[0]
+    );
+    assert!((store.tendency_stdev[0] - tstd).abs() < 1e-6);
+    // Six-hour changes of 2 m temperature are smaller than its spread over the month.
+    assert!(store.tendency_stdev[0] < store.stdev[0]);
+    assert!(store.mask.iter().all(|&m| m) && store.fixed_missing_mask);
+    assert_eq!(store.read_sample(3, &[0]).unwrap(), store.read_time(3).unwrap());
+}
+
+fn split_uk(dir: &Path, pieces: &[(usize, usize, &str)]) -> Vec<PathBuf> {
+    let bytes = std::fs::read(shared_file(UK_GRIB)).unwrap();
+    assert_eq!(bytes.len(), 744 * UK_MESSAGE_BYTES);
+    pieces
+        .iter()
+        .map(|&(from, to, name)| {
+            let path = dir.join(name);
+            std::fs::write(&path, &bytes[from * UK_MESSAGE_BYTES..to * UK_MESSAGE_BYTES]).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn several_files_concatenate_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // Named so that the glob order is not the time order.
+    let parts = split_uk(dir.path(), &[(0, 300, "b-early.grib"), (300, 744, "a-late.grib")]);
+    let glob = dir.path().join("*.grib");
+    let config = write_config(dir.path(), &uk_config(&[&glob], ""));
+    run(&config).unwrap();
+    let split = Store::open(&dir.path().join("uk.zarr")).unwrap();
+
+    let whole_dir = tempfile::tempdir().unwrap();
+    let config = write_config(whole_dir.path(), &uk_config(&[&shared_file(UK_GRIB)], ""));
+    run(&config).unwrap();
+    let whole = Store::open(&whole_dir.path().join("uk.zarr")).unwrap();
+    assert_eq!(split.dates, whole.dates);
+    for t in 0..whole.dates.len() {
+        assert_eq!(split.read_time(t).unwrap(), whole.read_time(t).unwrap());
+    }
+    assert_eq!(split.mean, whole.mean);
+    drop(parts);
+}
+
+#[test]
+fn duplicated_times_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = split_uk(dir.path(), &[(0, 400, "a.grib"), (300, 744, "b.grib")]);
+    let config = write_config(dir.path(), &uk_config(&[&parts[0], &parts[1]], ""));
+    let text = run(&config).unwrap_err().to_string();
+    assert!(text.contains("duplicated time 2019-03-13T12:00Z"), "{text}");
+    assert!(!dir.path().join("uk.zarr").exists());
+}
+
+#[test]
+fn gaps_are_an_error_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Drop 2019-03-10 00Z .. 11 23Z.
+    let parts = split_uk(dir.path(), &[(0, 216, "a.grib"), (264, 744, "b.grib")]);
+    let config = write_config(dir.path(), &uk_config(&[&parts[0], &parts[1]], ""));
+    let text = run(&config).unwrap_err().to_string();
+    assert!(
+        text.contains("gap in the data: no 2t at 2019-03-10T00:00Z and 7 more"),
+        "{text}"
+    );
+    assert!(text.contains("allow_gaps"), "{text}");
+    assert!(!dir.path().join("uk.zarr").exists());
+
+    let config = write_config(dir.path(), &uk_config(&[&parts[0], &parts[1]], "allow_gaps = true"));
+    run(&config).unwrap();
+    let store = Store::open(&dir.path().join("uk.zarr")).unwrap();
+    assert_eq!(store.dates.len(), 124 - 8);
+    let missing = store.attributes["missing_dates"].as_array().unwrap();
+    assert_eq!(missing.len(), 8);
+    assert_eq!(missing[0], "2019-03-10T00:00:00+00:00");
+}
+
+#[test]
+fn bad_configs_are_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let grib = shared_file(UK_GRIB);
+    let cases = [
+        (
+            uk_config(&[&grib], "").replace("name = '2t'", "name = 'msl'"),
+            "variable \"msl\" is in no source file (available: 2t)",
+        ),
+        (
+            uk_config(&[&grib], "start = '2019-02-01T00:00:00Z'"),
+            "outside the data",
+        ),
+        (uk_config(&[&dir.path().join("nothing-*.grib")], ""), "no file matches"),
+        (uk_config(&[&grib], "").replace("'6h'", "'6 hours please'"), "duration"),
+    ];
+    for (body, expected) in cases {
+        let config = write_config(dir.path(), &body);
+        let text = run(&config).unwrap_err().to_string();
+        assert!(text.contains(expected), "{text}");
+        assert_eq!(text.lines().count(), 1);
+        assert!(!dir.path().join("uk.zarr").exists());
+    }
+}
+
+#[test]
+fn blizzard_analyses_with_metadata_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for name in ["P", "T", "U", "V", "U500", "V500"] {
+        system_file(&format!("/usr/share/ncarg/data/cdf/{name}storm.cdf"));
+    }
+    let mut config = IngestConfig::load(&repo.join("configs/demo.toml")).unwrap();
+    config.store.path = dir.path().join("blizzard.zarr");
+    config.store.allow_gaps = false;
+    let text = ingest(
+        &config,
+        &repo.join("configs/demo.toml"),
+        &IngestOptions {
+            quiet: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        text.contains("Tstorm.cdf: variable t: missing at every grid point at 1996-01-09T06:00Z"),
+        "{text}"
+    );
+    assert!(!config.store.path.exists());
+    config.store.allow_gaps = true;
+    ingest(
+        &config,
+        &repo.join("configs/demo.toml"),
+        &IngestOptions {
+            quiet: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let store = Store::open(&config.store.path).unwrap();
+    let names: Vec<&str> = store.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["msl", "t", "u", "v", "u500", "v500"]);
+    // Some analyses are missing at every point (t and v at 09 06Z, v500 at 14 00Z, v at 14 06Z):
+    // those times are gaps, left out.
+    assert_eq!(store.dates.len(), 61);
+    let gap = Utc.with_ymd_and_hms(1996, 1, 9, 6, 0, 0).unwrap();
+    assert!(store.time_index(gap).is_none());
+    let missing: Vec<&str> = store.attributes["missing_dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "1996-01-09T06:00:00+00:00",
+            "1996-01-14T00:00:00+00:00",
+            "1996-01-14T06:00:00+00:00"
+        ]
+    );
+    assert_eq!(store.dates[0], Utc.with_ymd_and_hms(1996, 1, 5, 0, 0, 0).unwrap());
+    assert_eq!(store.dates[60], Utc.with_ymd_and_hms(1996, 1, 20, 18, 0, 0).unwrap());
+    assert_eq!(store.grid.shape(), (33, 36));
+    assert_eq!((store.grid.latitudes[0], store.grid.longitudes[0]), (60.0, 220.0));
+    // The 224 points missing from every field are the store's mask.
+    assert_eq!(store.mask.iter().filter(|m| !**m).count(), 224);
+    let msl = store.read_time(0).unwrap()[..store.grid.len()].to_vec();
+    assert_eq!(msl.iter().filter(|x| x.is_nan()).count(), 224);
+    assert!(
+        msl.iter()
+            .filter(|x| !x.is_nan())
+            .all(|&p| (95_000.0..106_000.0).contains(&p)),
+        "sea-level pressure in Pa"
+    );
+    assert!(store.fixed_missing_mask);
+    assert_eq!(
+        store.statistics_end,
+        Utc.with_ymd_and_hms(1996, 1, 15, 18, 0, 0).unwrap()
+    );
+    assert!(store.stdev.iter().all(|s| s.is_finite() && *s > 0.0));
+}
