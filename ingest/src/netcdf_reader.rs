@@ -93,26 +93,52 @@ fn attr_f64s(value: AttributeValue) -> Vec<f64> {
     }
 }
 
-fn attr_string(var: &netcdf::Variable, name: &str) -> Option<String> {
-    match var.attribute_value(name)?.ok()? {
-        AttributeValue::Str(s) => Some(s),
+/// A variable's attributes, listed once. Asking netCDF-C for an attribute a NetCDF4 variable
+/// lacks makes HDF5 print an error trace to stderr; listing what is there does not.
+type Attributes = std::collections::HashMap<String, AttributeValue>;
+
+fn attributes(var: &netcdf::Variable) -> Attributes {
+    var.attributes()
+        .filter_map(|a| Some((a.name().to_owned(), a.value().ok()?)))
+        .collect()
+}
+
+fn attr_string(attrs: &Attributes, name: &str) -> Option<String> {
+    match attrs.get(name)? {
+        AttributeValue::Str(s) => Some(s.clone()),
         AttributeValue::Strs(s) => Some(s.join(" ")),
         _ => None,
     }
 }
 
-fn attr_number(var: &netcdf::Variable, name: &str) -> Option<f64> {
-    var.attribute_value(name)?
-        .ok()
-        .and_then(|v| attr_f64s(v).first().copied())
+fn attr_number(attrs: &Attributes, name: &str) -> Option<f64> {
+    attrs.get(name).and_then(|v| attr_f64s(v.clone()).first().copied())
 }
 
 fn is_float_type(var: &netcdf::Variable) -> bool {
     matches!(var.vartype(), netcdf::types::NcVariableType::Float(_))
 }
 
+/// netCDF-C turns HDF5's automatic error printing off when it initialises, but a thread-safe
+/// HDF5 keeps that setting per thread: on rayon workers and test threads HDF5 would print a
+/// trace to stderr for every attribute netCDF-C probes for and does not find. Errors still
+/// reach us through netCDF-C's return codes.
+fn quiet_hdf5_on_this_thread() {
+    thread_local!(static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    QUIET.with(|quiet| {
+        if !quiet.get() {
+            let _lock = hdf5_sys::LOCK.lock();
+            // SAFETY: H5Eset_auto2 with the default stack and no handler only changes this
+            // thread's error-printing setting; HDF5 is serialised by netcdf's global lock.
+            unsafe { hdf5_sys::h5e::H5Eset_auto2(hdf5_sys::h5e::H5E_DEFAULT, None, std::ptr::null_mut()) };
+            quiet.set(true);
+        }
+    });
+}
+
 impl NetcdfSource {
     pub fn open(path: &Path, hints: &SourceHints) -> Result<Self> {
+        quiet_hdf5_on_this_thread();
         let file = netcdf::open(path).map_err(|e| IngestError::netcdf(path, e))?;
         let format = netcdf_format(path);
 
@@ -121,7 +147,7 @@ impl NetcdfSource {
             None => TIME_NAMES.to_vec(),
         };
         let role_of = |dim: &str| -> Role {
-            let coordinate_says = |key: &str| file.variable(dim).and_then(|v| attr_string(&v, key));
+            let coordinate_says = |key: &str| file.variable(dim).and_then(|v| attr_string(&attributes(&v), key));
             let standard_name = coordinate_says("standard_name").unwrap_or_default();
             let units = coordinate_says("units").unwrap_or_default();
             if time_names.contains(&dim) || (hints.time_dimension.is_none() && units.contains(" since ")) {
@@ -213,6 +239,7 @@ impl NetcdfSource {
         let mut variables = Vec::new();
         for (name, dims, roles) in candidates {
             let var = file.variable(&name).expect("listed above");
+            let attrs = attributes(&var);
             for (dim, role) in dims.iter().zip(&roles) {
                 let expected = match role {
                     Role::Latitude => Some(&lat_dim),
@@ -248,23 +275,23 @@ impl NetcdfSource {
             let levels: Vec<f64> = level_order.iter().map(|&i| file_levels[i]).collect();
             let mut fills: Vec<f64> = ["_FillValue", "missing_value"]
                 .iter()
-                .filter_map(|key| var.attribute_value(key).and_then(|v| v.ok()))
+                .filter_map(|key| attrs.get(*key).cloned())
                 .flat_map(attr_f64s)
                 .collect();
-            if var.attribute("_FillValue").is_none() && is_float_type(&var) {
+            if !attrs.contains_key("_FillValue") && is_float_type(&var) {
                 fills.push(NC_FILL_FLOAT);
                 fills.push(NC_FILL_FLOAT as f32 as f64);
             }
             let packing = Packing {
-                scale: attr_number(&var, "scale_factor").unwrap_or(1.0),
-                offset: attr_number(&var, "add_offset").unwrap_or(0.0),
+                scale: attr_number(&attrs, "scale_factor").unwrap_or(1.0),
+                offset: attr_number(&attrs, "add_offset").unwrap_or(0.0),
                 fills,
             };
             let mut info = VariableInfo {
                 name: name.clone(),
-                long_name: attr_string(&var, "long_name"),
-                standard_name: attr_string(&var, "standard_name"),
-                units: attr_string(&var, "units"),
+                long_name: attr_string(&attrs, "long_name"),
+                standard_name: attr_string(&attrs, "standard_name"),
+                units: attr_string(&attrs, "units"),
                 level_type,
                 levels,
             };
@@ -312,6 +339,7 @@ impl FieldSource for NetcdfSource {
     }
 
     fn read(&self, variable: usize, time: usize) -> Result<Vec<f32>> {
+        quiet_hdf5_on_this_thread();
         let var = &self.variables[variable];
         let path = &self.header.path;
         let raw: Vec<f64> = {
@@ -392,7 +420,7 @@ fn read_time(
     let units = hints
         .time_units
         .clone()
-        .or_else(|| var.as_ref().and_then(|v| attr_string(v, "units")))
+        .or_else(|| var.as_ref().and_then(|v| attr_string(&attributes(v), "units")))
         .ok_or_else(|| {
             time_error(format!(
                 "{dim} has no units; give time_units in the ingest config (e.g. \"hours since 1996-01-05 00:00\")"
@@ -402,7 +430,7 @@ fn read_time(
     let calendar = hints
         .calendar
         .clone()
-        .or_else(|| var.as_ref().and_then(|v| attr_string(v, "calendar")));
+        .or_else(|| var.as_ref().and_then(|v| attr_string(&attributes(v), "calendar")));
     cf_time::check_calendar(calendar.as_deref(), &units.reference).map_err(time_error)?;
     cf_time::decode(&values, &units).map_err(time_error)
 }
@@ -411,7 +439,7 @@ fn level_axis(file: &netcdf::File, path: &Path, dim: &str) -> Result<(LevelType,
     let values = coordinate_values(file, path, dim)?;
     let units = file
         .variable(dim)
-        .and_then(|v| attr_string(&v, "units"))
+        .and_then(|v| attr_string(&attributes(&v), "units"))
         .unwrap_or_default()
         .to_ascii_lowercase();
     let pressure_named = ["pressure_level", "isobaricinhpa", "plev", "level", "lev", "levelist"]

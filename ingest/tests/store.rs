@@ -281,3 +281,39 @@ fn blizzard_analyses_with_metadata_from_the_config() {
     );
     assert!(store.stdev.iter().all(|s| s.is_finite() && *s > 0.0));
 }
+
+#[test]
+fn global_store_on_a_coarser_target_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let nc = shared_file("netcdf/ncep-r2-pr_wtr-2022-daily.nc");
+    let body = format!(
+        "[store]\npath = 'pw.zarr'\ntime_step = '1d'\nend = '2022-01-31T00:00:00Z'\n[store.grid]\nresolution = 5.625\n\
+         [[sources]]\nfiles = ['{}']\n[[variables]]\nname = 'pr_wtr'\n",
+        nc.display()
+    );
+    run(&write_config(dir.path(), &body)).unwrap();
+    let store = Store::open(&dir.path().join("pw.zarr")).unwrap();
+    assert_eq!(store.grid.shape(), (33, 64));
+    assert_eq!(store.dates.len(), 31);
+    let fields = read_fields(&nc, &SourceHints::default()).unwrap();
+    let source = fields.field(&fields.variables[0], 0, 0, 0);
+    let target = store.read_time(0).unwrap();
+    assert!(
+        target.iter().all(|x| x.is_finite()),
+        "a global source covers the whole target grid"
+    );
+    // Where target and source points coincide (every 5.625° is not on the 2.5° grid, but 0°E and
+    // 45°E at the equator are), bilinear interpolation returns the source value.
+    for lon in [0.0, 45.0] {
+        let s = source[fields.grid.nearest(0.0, lon)];
+        let t = target[store.grid.nearest(0.0, lon)];
+        assert_eq!(s, t, "at 0°N {lon}°E");
+    }
+    let (lo, hi) = source
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(
+        target.iter().all(|&x| x >= lo && x <= hi),
+        "interpolation stays within the source range"
+    );
+}
