@@ -1,0 +1,233 @@
+//! The graph the forecaster runs on: an icosahedral multimesh and its connections to the grid.
+//!
+//! Global grids use the whole mesh. Regional grids (a national service's own area) keep the
+//! mesh nodes within a margin of the domain, and the edges among them, so no compute is spent
+//! far from the area while every grid point still sends to and receives from the mesh.
+
+pub mod cache;
+pub mod features;
+pub mod grid_mesh_connectivity;
+pub mod icosahedral_mesh;
+pub mod spatial_index;
+
+use rayon::prelude::*;
+
+use icosahedral_mesh::{Vec3, hierarchy, longest_edge, multimesh_edges};
+
+/// Grid-to-mesh radius in units of the longest finest-mesh edge (GraphCast's choice).
+pub const GRID_TO_MESH_RADIUS: f64 = 0.6;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error("grid point {index} ({lat:.3}°N, {lon:.3}°E) lies in no mesh triangle")]
+    Uncovered { index: usize, lat: f64, lon: f64 },
+    #[error("graph cache {path}: {message}")]
+    Cache { path: String, message: String },
+}
+
+/// Grid coordinates in vejr's convention: latitudes north→south, longitudes ascending in [0, 360).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridPoints {
+    pub latitudes: Vec<f64>,
+    pub longitudes: Vec<f64>,
+}
+
+impl GridPoints {
+    pub fn len(&self) -> usize {
+        self.latitudes.len() * self.longitudes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Unit vectors, row-major like the data. Computed in float32 from float32 coordinates, as
+    /// GraphCast does with ERA5's float32 latitude and longitude, so that points at the edge of
+    /// the grid-to-mesh radius fall on the same side as there.
+    pub fn positions(&self) -> Vec<Vec3> {
+        self.latitudes
+            .iter()
+            .flat_map(|&lat| {
+                self.longitudes.iter().map(move |&lon| {
+                    let phi = (lon as f32).to_radians();
+                    let theta = (90.0 - lat as f32).to_radians();
+                    [
+                        (phi.cos() * theta.sin()) as f64,
+                        (phi.sin() * theta.sin()) as f64,
+                        theta.cos() as f64,
+                    ]
+                })
+            })
+            .collect()
+    }
+
+    /// Global when the longitudes go all the way round and the latitudes reach within a grid
+    /// step of both poles.
+    pub fn is_global(&self) -> bool {
+        let step = |v: &[f64]| v.windows(2).map(|w| (w[1] - w[0]).abs()).fold(f64::INFINITY, f64::min);
+        let (dlon, dlat) = (step(&self.longitudes), step(&self.latitudes));
+        let lon_global = (self.longitudes.len() as f64 * dlon - 360.0).abs() < dlon * 0.5;
+        let north = self.latitudes.first().copied().unwrap_or(0.0);
+        let south = self.latitudes.last().copied().unwrap_or(0.0);
+        lon_global && north >= 90.0 - 1.5 * dlat && south <= -90.0 + 1.5 * dlat
+    }
+
+    /// FNV-1a of the coordinates' bits: identifies a grid in caches and checkpoints.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for v in self.latitudes.iter().chain(&self.longitudes) {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h ^ ((self.latitudes.len() as u64) << 32 | self.longitudes.len() as u64)
+    }
+}
+
+/// Directed edges sorted by (receiver, sender), with their features
+/// (`features::EDGE_FEATURES` per edge).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EdgeSet {
+    pub senders: Vec<u32>,
+    pub receivers: Vec<u32>,
+    pub features: Vec<f32>,
+}
+
+impl EdgeSet {
+    fn new(mut pairs: Vec<(u32, u32)>, sender_positions: &[Vec3], receiver_positions: &[Vec3]) -> Self {
+        pairs.par_sort_unstable_by_key(|&(s, r)| (r, s));
+        let (senders, receivers): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
+        let features = features::edge_features(&senders, &receivers, sender_positions, receiver_positions);
+        Self {
+            senders,
+            receivers,
+            features,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.senders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.senders.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeatherGraph {
+    pub mesh_level: usize,
+    pub grid_shape: [usize; 2],
+    pub grid_fingerprint: u64,
+    pub regional: bool,
+    pub num_mesh_nodes: usize,
+    /// `features::NODE_FEATURES` per node.
+    pub grid_node_features: Vec<f32>,
+    pub mesh_node_features: Vec<f32>,
+    /// (latitude, longitude) of each mesh node, degrees.
+    pub mesh_lat_lon: Vec<[f64; 2]>,
+    pub grid_to_mesh: EdgeSet,
+    pub mesh: EdgeSet,
+    pub mesh_to_grid: EdgeSet,
+}
+
+impl WeatherGraph {
+    pub fn build(grid: &GridPoints, mesh_level: usize) -> Result<Self, GraphError> {
+        let meshes = hierarchy(mesh_level);
+        let finest = meshes.last().expect("level 0 at least");
+        let edge = longest_edge(finest);
+        let radius = GRID_TO_MESH_RADIUS * edge;
+        let grid_xyz = grid.positions();
+        let regional = !grid.is_global();
+
+        // Regional: keep mesh nodes within reach of the domain (the grid-to-mesh radius plus one
+        // edge, which covers every triangle containing a grid point).
+        let usable: Vec<bool> = if regional {
+            let index = spatial_index::SpatialIndex::new(&grid_xyz, radius + edge);
+            finest
+                .vertices
+                .par_iter()
+                .map(|v| !index.within(v, radius + edge).is_empty())
+                .collect()
+        } else {
+            vec![true; finest.vertices.len()]
+        };
+        let mut new_index = vec![u32::MAX; usable.len()];
+        let mut kept: Vec<Vec3> = Vec::new();
+        for (i, &u) in usable.iter().enumerate() {
+            if u {
+                new_index[i] = kept.len() as u32;
+                kept.push(finest.vertices[i]);
+            }
+        }
+
+        let g2m: Vec<(u32, u32)> = grid_mesh_connectivity::grid_to_mesh(&grid_xyz, &finest.vertices, &usable, radius)
+            .into_iter()
+            .map(|(g, m)| (g, new_index[m as usize]))
+            .collect();
+        let faces = grid_mesh_connectivity::containing_faces(&grid_xyz, finest, &usable, edge);
+        let mut m2g = Vec::with_capacity(grid_xyz.len() * 3);
+        for (g, face) in faces.iter().enumerate() {
+            let Some(face) = face else {
+                let nx = grid.longitudes.len();
+                return Err(GraphError::Uncovered {
+                    index: g,
+                    lat: grid.latitudes[g / nx],
+                    lon: grid.longitudes[g % nx],
+                });
+            };
+            m2g.extend(face.iter().map(|&m| (new_index[m as usize], g as u32)));
+        }
+        let mesh_edges: Vec<(u32, u32)> = multimesh_edges(&meshes)
+            .into_iter()
+            .filter(|&(s, r)| usable[s as usize] && usable[r as usize])
+            .map(|(s, r)| (new_index[s as usize], new_index[r as usize]))
+            .collect();
+
+        Ok(Self {
+            mesh_level,
+            grid_shape: [grid.latitudes.len(), grid.longitudes.len()],
+            grid_fingerprint: grid.fingerprint(),
+            regional,
+            num_mesh_nodes: kept.len(),
+            grid_node_features: features::node_features(&grid_xyz),
+            mesh_node_features: features::node_features(&kept),
+            mesh_lat_lon: kept
+                .iter()
+                .map(icosahedral_mesh::xyz_to_lat_lon)
+                .map(|(a, b)| [a, b])
+                .collect(),
+            grid_to_mesh: EdgeSet::new(g2m, &grid_xyz, &kept),
+            mesh: EdgeSet::new(mesh_edges, &kept, &kept),
+            mesh_to_grid: EdgeSet::new(m2g, &kept, &grid_xyz),
+        })
+    }
+
+    pub fn num_grid_nodes(&self) -> usize {
+        self.grid_shape[0] * self.grid_shape[1]
+    }
+
+    /// Whether this graph was built for `grid` at `mesh_level`; the difference in words if not.
+    pub fn check_matches(&self, grid: &GridPoints, mesh_level: usize) -> Result<(), String> {
+        let shape = [grid.latitudes.len(), grid.longitudes.len()];
+        if shape != self.grid_shape {
+            return Err(format!(
+                "built for a {}×{} grid, asked for {}×{}",
+                self.grid_shape[0], self.grid_shape[1], shape[0], shape[1]
+            ));
+        }
+        if grid.fingerprint() != self.grid_fingerprint {
+            return Err(format!(
+                "built for another {}×{} grid (different coordinates)",
+                shape[0], shape[1]
+            ));
+        }
+        if mesh_level != self.mesh_level {
+            return Err(format!(
+                "built at mesh level {}, asked for level {mesh_level}",
+                self.mesh_level
+            ));
+        }
+        Ok(())
+    }
+}
