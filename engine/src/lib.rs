@@ -2,6 +2,7 @@
 //! rollout and verification as they land.
 
 pub mod commands;
+pub mod run_config;
 
 /// Exit codes every `vejr` command keeps: 0 success, 1 runtime failure, 2 bad usage or bad input.
 pub mod exit {

@@ -1,0 +1,109 @@
+//! The model and data sections of a run config (`configs/test-tiny.toml`, …): which forecaster
+//! to build and which store columns it predicts. Training options join when training lands.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use vejr_models::ForecasterConfig;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub model: ModelSection,
+    pub data: DataSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub latent: usize,
+    pub processor_layers: usize,
+    pub mesh_level: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Training store, relative to the config file.
+    pub store: PathBuf,
+    /// Store columns the model predicts, in channel order.
+    pub variables: Vec<String>,
+    #[serde(default)]
+    pub static_fields: Vec<String>,
+}
+
+impl RunConfig {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
+        let mut config: RunConfig = toml::from_str(&text)
+            .map_err(|e| format!("config {}: {}", path.display(), e.to_string().replace('\n', " ")))?;
+        if config.data.store.is_relative() {
+            config.data.store = path.parent().unwrap_or(Path::new(".")).join(&config.data.store);
+        }
+        if config.data.variables.is_empty() {
+            return Err(format!("config {}: data.variables is empty", path.display()));
+        }
+        if let Some(dup) = config
+            .data
+            .variables
+            .iter()
+            .enumerate()
+            .find(|(i, v)| config.data.variables[..*i].contains(v))
+        {
+            return Err(format!("config {}: variable {} listed twice", path.display(), dup.1));
+        }
+        Ok(config)
+    }
+
+    pub fn forecaster(&self) -> ForecasterConfig {
+        ForecasterConfig::new(
+            self.model.latent,
+            self.model.processor_layers,
+            self.model.mesh_level,
+            self.data.variables.len(),
+        )
+        .with_static_channels(self.data.static_fields.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(name: &str) -> RunConfig {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(name);
+        RunConfig::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn shipped_configs_parse_to_the_sizes_they_promise() {
+        let tiny = config("test-tiny.toml").forecaster();
+        assert!((16..=32).contains(&tiny.latent) && (1..=2).contains(&tiny.processor_layers));
+        let graphcast = config("graphcast-0p25deg.toml");
+        let f = graphcast.forecaster();
+        assert_eq!(
+            (f.latent, f.processor_layers, f.mesh_level, f.state_channels),
+            (512, 16, 6, 227)
+        );
+        assert!(
+            graphcast.data.variables.contains(&"q_1000".to_string())
+                && graphcast.data.variables.contains(&"tp".to_string())
+        );
+        assert_eq!(config("era5-5p625deg.toml").forecaster().mesh_level, 4);
+        assert_eq!(config("era5-1deg.toml").forecaster().state_channels, 6 * 13 + 5);
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicates_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[model]\nlatent = 8\nprocessor_layers = 1\nmesh_level = 1\nlayers = 3\n[data]\nstore = 's'\nvariables = ['t']\n").unwrap();
+        assert!(RunConfig::load(&path).unwrap_err().contains("layers"));
+        std::fs::write(
+            &path,
+            "[model]\nlatent = 8\nprocessor_layers = 1\nmesh_level = 1\n[data]\nstore = 's'\nvariables = ['t', 't']\n",
+        )
+        .unwrap();
+        assert!(RunConfig::load(&path).unwrap_err().contains("variable t listed twice"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Checkpoints: the weights and everything inference needs (model config, variables and
+//! levels, grid, mesh level, time step, normalisation, training data range, code version),
+//! in one file written atomically (temporary name, fsync, rename) and checked on load.
+//!
+//! Layout: a magic line, one line of JSON metadata, then the weights as Burn's named
+//! MessagePack record. The metadata carries a checksum of the weights, so a damaged file is
+//! refused with a message instead of half-loading.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use burn::module::Module;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::forecaster::{Forecaster, ForecasterConfig};
+use crate::normalization::Normalization;
+
+const MAGIC: &str = "vejr-checkpoint 1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("checkpoint {path} does not fit: {differences}")]
+    Mismatch { path: String, differences: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMetadata {
+    pub model: ForecasterConfig,
+    /// Store column names in channel order (`msl`, `t_850`, …).
+    pub columns: Vec<String>,
+    /// Units, standard names and levels of the columns, as the store describes them.
+    pub column_details: serde_json::Value,
+    pub static_fields: Vec<String>,
+    pub latitudes: Vec<f64>,
+    pub longitudes: Vec<f64>,
+    pub time_step_seconds: i64,
+    pub normalization: Normalization,
+    /// Training data range, store, steps taken, …
+    pub training: serde_json::Value,
+    pub vejr_version: String,
+    pub git_revision: String,
+}
+
+/// What a caller needs a checkpoint to fit.
+#[derive(Clone, Debug, Default)]
+pub struct Expectation<'a> {
+    pub columns: Option<&'a [String]>,
+    pub latitudes: Option<&'a [f64]>,
+    pub longitudes: Option<&'a [f64]>,
+    pub time_step_seconds: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    metadata: CheckpointMetadata,
+    weights_bytes: u64,
+    weights_fnv1a: u64,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn io_error(path: &Path, message: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::Io {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+pub fn save<B: Backend>(
+    path: &Path,
+    model: &Forecaster<B>,
+    metadata: &CheckpointMetadata,
+) -> Result<(), CheckpointError> {
+    let weights = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+        .record(model.clone().into_record(), ())
+        .map_err(|e| io_error(path, format!("cannot serialise weights: {e}")))?;
+    let envelope = Envelope {
+        metadata: metadata.clone(),
+        weights_bytes: weights.len() as u64,
+        weights_fnv1a: fnv1a(&weights),
+    };
+    let header = serde_json::to_string(&envelope).map_err(|e| io_error(path, e))?;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".partial");
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(MAGIC.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.write_all(header.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.write_all(&weights)?;
+        file.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(path, e)
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Reads the metadata alone (cheap: no weights decoded).
+pub fn read_metadata(path: &Path) -> Result<CheckpointMetadata, CheckpointError> {
+    Ok(read(path, false)?.0.metadata)
+}
+
+fn read(path: &Path, with_weights: bool) -> Result<(Envelope, Vec<u8>), CheckpointError> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut r = BufReader::new(file);
+    let mut magic = String::new();
+    r.read_line(&mut magic).map_err(|e| io_error(path, e))?;
+    if magic.trim_end() != MAGIC {
+        return Err(io_error(path, "not a vejr checkpoint"));
+    }
+    let mut header = String::new();
+    r.read_line(&mut header).map_err(|e| io_error(path, e))?;
+    let envelope: Envelope =
+        serde_json::from_str(&header).map_err(|e| io_error(path, format!("damaged metadata: {e}")))?;
+    if !with_weights {
+        return Ok((envelope, Vec::new()));
+    }
+    let mut weights = Vec::with_capacity(envelope.weights_bytes as usize);
+    r.read_to_end(&mut weights).map_err(|e| io_error(path, e))?;
+    if weights.len() as u64 != envelope.weights_bytes || fnv1a(&weights) != envelope.weights_fnv1a {
+        return Err(io_error(
+            path,
+            format!(
+                "damaged weights ({} of {} bytes, checksum mismatch)",
+                weights.len(),
+                envelope.weights_bytes
+            ),
+        ));
+    }
+    Ok((envelope, weights))
+}
+
+/// Loads a checkpoint onto `device`, refusing it (naming every difference) when it does not
+/// fit `expected`.
+pub fn load<B: Backend>(
+    path: &Path,
+    expected: &Expectation,
+    device: &B::Device,
+) -> Result<(Forecaster<B>, CheckpointMetadata), CheckpointError> {
+    let (envelope, weights) = read(path, true)?;
+    let metadata = envelope.metadata;
+    let differences = differences(&metadata, expected);
+    if !differences.is_empty() {
+        return Err(CheckpointError::Mismatch {
+            path: path.display().to_string(),
+            differences: differences.join("; "),
+        });
+    }
+    let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+        .load(weights, device)
+        .map_err(|e| io_error(path, format!("weights do not fit the model config: {e}")))?;
+    let model = metadata.model.init::<B>(device).load_record(record);
+    Ok((model, metadata))
+}
+
+/// Every way the checkpoint differs from what is expected, in words.
+pub fn differences(metadata: &CheckpointMetadata, expected: &Expectation) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(columns) = expected.columns
+        && columns != metadata.columns.as_slice()
+    {
+        let missing: Vec<&String> = metadata.columns.iter().filter(|c| !columns.contains(c)).collect();
+        let extra: Vec<&String> = columns.iter().filter(|c| !metadata.columns.contains(c)).collect();
+        out.push(if missing.is_empty() && extra.is_empty() {
+            format!(
+                "variables in another order (checkpoint: {})",
+                metadata.columns.join(", ")
+            )
+        } else {
+            format!(
+                "variables differ (checkpoint has {}; missing here: {}; not in checkpoint: {})",
+                metadata.columns.join(", "),
+                list(&missing),
+                list(&extra)
+            )
+        });
+    }
+    let grid_text = |lat: &[f64], lon: &[f64]| {
+        format!(
+            "{}×{} grid {:.3}..{:.3}°N {:.3}..{:.3}°E",
+            lat.len(),
+            lon.len(),
+            lat[lat.len() - 1],
+            lat[0],
+            lon[0],
+            lon[lon.len() - 1]
+        )
+    };
+    if let (Some(lat), Some(lon)) = (expected.latitudes, expected.longitudes) {
+        let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        if !(same(lat, &metadata.latitudes) && same(lon, &metadata.longitudes)) {
+            out.push(format!(
+                "grid differs (checkpoint: {}; here: {})",
+                grid_text(&metadata.latitudes, &metadata.longitudes),
+                grid_text(lat, lon)
+            ));
+        }
+    }
+    if let Some(step) = expected.time_step_seconds
+        && step != metadata.time_step_seconds
+    {
+        out.push(format!(
+            "time step differs (checkpoint: {} s; here: {step} s)",
+            metadata.time_step_seconds
+        ));
+    }
+    out
+}
+
+fn list(items: &[&String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}

@@ -1,0 +1,211 @@
+//! The encoder–processor–decoder forecaster (GraphCast, Lam et al. 2023).
+//!
+//! Grid inputs (state at t−Δt and t, forcings at t−Δt, t and t+Δt, static fields, position)
+//! are embedded, passed to the mesh (encoder), processed by L unshared interaction networks
+//! on the multimesh, passed back to the grid (decoder) and read out as the normalised
+//! tendency, which the normalisation statistics turn into the state at t+Δt.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::forcings::FORCING_CHANNELS;
+use crate::gnn::interaction_network::{EdgeIndex, InteractionNetwork, InteractionNetworkConfig};
+use crate::gnn::mlp::{Mlp, MlpConfig};
+use crate::graph::WeatherGraph;
+use crate::graph::features::{EDGE_FEATURES, NODE_FEATURES};
+use crate::normalization::Normalization;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct ForecasterConfig {
+    /// Width of every latent vector (GraphCast: 512).
+    pub latent: usize,
+    /// Unshared message-passing layers on the mesh (GraphCast: 16).
+    pub processor_layers: usize,
+    /// Icosahedral refinement level of the finest mesh (GraphCast: 6).
+    pub mesh_level: usize,
+    /// Variables × levels predicted (and given as input).
+    pub state_channels: usize,
+    /// Static fields (land–sea mask, orography, the store's missing-point mask).
+    #[config(default = 0)]
+    pub static_channels: usize,
+}
+
+impl ForecasterConfig {
+    /// Channels of the grid node input: two states, forcings at three times, statics, position.
+    pub fn grid_inputs(&self) -> usize {
+        2 * self.state_channels + 3 * FORCING_CHANNELS + self.static_channels + NODE_FEATURES
+    }
+
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Forecaster<B> {
+        let l = self.latent;
+        let embed = |input: usize| MlpConfig::new(input, l, l).init(device);
+        Forecaster {
+            grid_embed: embed(self.grid_inputs()),
+            mesh_embed: embed(NODE_FEATURES),
+            grid_to_mesh_embed: embed(EDGE_FEATURES),
+            mesh_edge_embed: embed(EDGE_FEATURES),
+            mesh_to_grid_embed: embed(EDGE_FEATURES),
+            encoder: InteractionNetworkConfig::new(l).init(device),
+            encoder_grid: embed(l),
+            processor: (0..self.processor_layers)
+                .map(|_| InteractionNetworkConfig::new(l).init(device))
+                .collect(),
+            decoder: InteractionNetworkConfig::new(l).init(device),
+            output: MlpConfig::new(l, l, self.state_channels)
+                .with_layer_norm(false)
+                .init(device),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Forecaster<B: Backend> {
+    grid_embed: Mlp<B>,
+    mesh_embed: Mlp<B>,
+    grid_to_mesh_embed: Mlp<B>,
+    mesh_edge_embed: Mlp<B>,
+    mesh_to_grid_embed: Mlp<B>,
+    encoder: InteractionNetwork<B>,
+    encoder_grid: Mlp<B>,
+    processor: Vec<InteractionNetwork<B>>,
+    decoder: InteractionNetwork<B>,
+    output: Mlp<B>,
+}
+
+/// A graph's structure and features as tensors on one device.
+#[derive(Clone, Debug)]
+pub struct GraphTensors<B: Backend> {
+    pub num_grid_nodes: usize,
+    pub num_mesh_nodes: usize,
+    pub grid_node_features: Tensor<B, 3>,
+    pub mesh_node_features: Tensor<B, 3>,
+    pub grid_to_mesh: (EdgeIndex<B>, Tensor<B, 3>),
+    pub mesh: (EdgeIndex<B>, Tensor<B, 3>),
+    pub mesh_to_grid: (EdgeIndex<B>, Tensor<B, 3>),
+}
+
+impl<B: Backend> GraphTensors<B> {
+    pub fn new(graph: &WeatherGraph, device: &B::Device) -> Self {
+        let features = |values: &[f32], width: usize| {
+            let n = values.len() / width;
+            crate::float_tensor::<B, 3>(values.to_vec(), [1, n, width], device)
+        };
+        let index = |v: &[u32]| {
+            let v: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+            let n = v.len();
+            Tensor::<B, 1, Int>::from_data(TensorData::new(v, [n]), device)
+        };
+        let edges = |set: &crate::graph::EdgeSet, receivers: usize| {
+            (
+                EdgeIndex {
+                    senders: index(&set.senders),
+                    receivers: index(&set.receivers),
+                    num_receivers: receivers,
+                },
+                features(&set.features, EDGE_FEATURES),
+            )
+        };
+        let (g, m) = (graph.num_grid_nodes(), graph.num_mesh_nodes);
+        Self {
+            num_grid_nodes: g,
+            num_mesh_nodes: m,
+            grid_node_features: features(&graph.grid_node_features, NODE_FEATURES),
+            mesh_node_features: features(&graph.mesh_node_features, NODE_FEATURES),
+            grid_to_mesh: edges(&graph.grid_to_mesh, m),
+            mesh: edges(&graph.mesh, m),
+            mesh_to_grid: edges(&graph.mesh_to_grid, g),
+        }
+    }
+}
+
+fn batched<B: Backend>(t: &Tensor<B, 3>, batch: usize) -> Tensor<B, 3> {
+    let [_, n, c] = t.dims();
+    t.clone().expand([batch, n, c])
+}
+
+impl<B: Backend> Forecaster<B> {
+    /// `grid_inputs [batch, grid, grid_inputs − NODE_FEATURES]` (position features are added
+    /// here) → normalised tendency `[batch, grid, state_channels]`.
+    pub fn forward(&self, grid_inputs: Tensor<B, 3>, graph: &GraphTensors<B>) -> Tensor<B, 3> {
+        let batch = grid_inputs.dims()[0];
+        let grid_in = Tensor::cat(vec![grid_inputs, batched(&graph.grid_node_features, batch)], 2);
+        let grid = self.grid_embed.forward(grid_in);
+        let mesh = self.mesh_embed.forward(batched(&graph.mesh_node_features, batch));
+        let g2m_edges = self.grid_to_mesh_embed.forward(batched(&graph.grid_to_mesh.1, batch));
+        let mesh_edges = self.mesh_edge_embed.forward(batched(&graph.mesh.1, batch));
+        let m2g_edges = self.mesh_to_grid_embed.forward(batched(&graph.mesh_to_grid.1, batch));
+
+        // Encoder: grid → mesh; the grid nodes get their own residual update.
+        let (mut mesh, _) = self
+            .encoder
+            .forward(grid.clone(), mesh, g2m_edges, &graph.grid_to_mesh.0);
+        let grid = self.encoder_grid.forward(grid.clone()) + grid;
+
+        // Processor: unshared layers on the multimesh.
+        let mut edges = mesh_edges;
+        for layer in &self.processor {
+            let (m, e) = layer.forward(mesh.clone(), mesh, edges, &graph.mesh.0);
+            mesh = m;
+            edges = e;
+        }
+
+        // Decoder: mesh → grid, then the read-out.
+        let (grid, _) = self.decoder.forward(mesh, grid, m2g_edges, &graph.mesh_to_grid.0);
+        self.output.forward(grid)
+    }
+
+    /// Assembles the grid input for one step. States are physical `[batch, grid, C]`;
+    /// `forcings [batch, grid, 3 × FORCING_CHANNELS]` for t−Δt, t, t+Δt; `statics [batch, grid, S]`.
+    pub fn grid_inputs(
+        norm: &Normalization,
+        previous: Tensor<B, 3>,
+        current: Tensor<B, 3>,
+        forcings: Tensor<B, 3>,
+        statics: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 3> {
+        let mut parts = vec![norm.normalize(previous), norm.normalize(current), forcings];
+        parts.extend(statics);
+        Tensor::cat(parts, 2)
+    }
+
+    /// The state at t+Δt from those at t−Δt and t (physical units).
+    pub fn step(
+        &self,
+        graph: &GraphTensors<B>,
+        norm: &Normalization,
+        previous: Tensor<B, 3>,
+        current: Tensor<B, 3>,
+        forcings: Tensor<B, 3>,
+        statics: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 3> {
+        let inputs = Self::grid_inputs(norm, previous, current.clone(), forcings, statics);
+        let tendency = self.forward(inputs, graph);
+        norm.apply_tendency(current, tendency)
+    }
+
+    /// `steps` autoregressive steps; `forcings(k)` gives the forcings of step k (k = 0 predicts
+    /// t+Δt) and `on_step(k, state)` receives each new state as soon as it exists, so a caller
+    /// can stream it to disk and keep memory flat.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rollout(
+        &self,
+        graph: &GraphTensors<B>,
+        norm: &Normalization,
+        mut previous: Tensor<B, 3>,
+        mut current: Tensor<B, 3>,
+        forcings: impl Fn(usize) -> Tensor<B, 3>,
+        statics: Option<Tensor<B, 3>>,
+        steps: usize,
+        mut on_step: impl FnMut(usize, &Tensor<B, 3>),
+    ) -> Tensor<B, 3> {
+        for k in 0..steps {
+            let next = self.step(graph, norm, previous, current.clone(), forcings(k), statics.clone());
+            on_step(k, &next);
+            previous = current;
+            current = next;
+        }
+        current
+    }
+}
