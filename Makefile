@@ -29,6 +29,7 @@ build: deps
 test: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) check -p vejr-engine --features cuda
 	$(CARGO) test --workspace
 
 demo: build
@@ -37,7 +38,7 @@ demo: build
 	./target/release/vejr ingest --config configs/demo.toml --overwrite
 	@echo
 	@echo "demo: training store of the January 1996 blizzard analyses: $(DEMO_OUT)/blizzard-1996.zarr"
-	@echo "demo: training, forecast and verification are not in vejr yet (issues 3-5), so there is no forecast NetCDF or plot to show."
+	@echo "demo: training, forecast and verification are not in the vejr command yet, so there is no forecast NetCDF or plot to show."
 
 bench: deps
 	$(CARGO) bench -p vejr-benches
