@@ -4,9 +4,7 @@
 //! level's vertices with the faces (and so the edges) of every level.
 //!
 //! GraphCast computes the vertices in float32 (numpy `float32` arrays: midpoints, norms and
-//! divisions in single precision). The grid-to-mesh radius test is sensitive to the last bits
-//! of points near the radius, so vertices are computed the same way here and only then widened
-//! to f64: that reproduces GraphCast's published edge counts exactly.
+//! divisions in single precision); they are computed the same way here, then widened to f64.
 
 use std::collections::HashMap;
 

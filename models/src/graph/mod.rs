@@ -42,8 +42,7 @@ impl GridPoints {
     }
 
     /// Unit vectors, row-major like the data. Computed in float32 from float32 coordinates, as
-    /// GraphCast does with ERA5's float32 latitude and longitude, so that points at the edge of
-    /// the grid-to-mesh radius fall on the same side as there.
+    /// GraphCast does with ERA5's float32 latitude and longitude.
     pub fn positions(&self) -> Vec<Vec3> {
         self.latitudes
             .iter()
