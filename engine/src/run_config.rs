@@ -35,8 +35,13 @@ pub struct DataSection {
 impl RunConfig {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
-        let mut config: RunConfig = toml::from_str(&text)
-            .map_err(|e| format!("config {}: {}", path.display(), e.to_string().replace('\n', " ")))?;
+        let mut config: RunConfig = toml::from_str(&text).map_err(|e| {
+            format!(
+                "config {}: {}",
+                path.display(),
+                vejr_ingest::store::config::toml_error(&text, &e)
+            )
+        })?;
         if config.data.store.is_relative() {
             config.data.store = path.parent().unwrap_or(Path::new(".")).join(&config.data.store);
         }

@@ -94,8 +94,8 @@ impl Grid {
         self.len() == 0
     }
 
-    /// Longitude spacing, taken as the most common gap so that a regional grid crossing
-    /// the prime meridian (whose ascending longitudes jump from ~2° to ~350°) is measured right.
+    /// Longitude spacing, taken as the smallest gap so that a regional grid crossing the prime
+    /// meridian (whose ascending longitudes jump from ~2° to ~350°) is measured right.
     pub fn longitude_step(&self) -> Option<f64> {
         let gaps: Vec<f64> = self.longitudes.windows(2).map(|w| w[1] - w[0]).collect();
         gaps.iter().copied().min_by(f64::total_cmp)

@@ -69,7 +69,7 @@ impl IngestConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| IngestError::config(path, e.to_string()))?;
         let mut config: IngestConfig =
-            toml::from_str(&text).map_err(|e| IngestError::config(path, e.to_string().replace('\n', " ")))?;
+            toml::from_str(&text).map_err(|e| IngestError::config(path, toml_error(&text, &e)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         config.validate(path)?;
@@ -139,6 +139,17 @@ impl IngestConfig {
     }
 }
 
+/// A TOML error as one line: `line N: message` (the parser's own text draws the line in ASCII art).
+pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", error.message())
+        }
+        None => error.message().to_owned(),
+    }
+}
+
 /// `6h`, `30min`, `1d`, `3600s`.
 pub fn parse_duration(text: &str) -> std::result::Result<TimeDelta, String> {
     let t = text.trim();
@@ -192,7 +203,10 @@ mod tests {
         )
         .unwrap();
         let text = IngestConfig::load(&path).unwrap_err().to_string();
-        assert!(text.contains("c.toml") && text.contains("colour"), "{text}");
+        assert!(
+            text.contains("c.toml") && text.contains("line 4: unknown field `colour`"),
+            "{text}"
+        );
         assert_eq!(text.lines().count(), 1);
     }
 }

@@ -334,6 +334,12 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
                     .filter(|(t, _)| !drop.contains(t))
                     .map(|(_, &d)| d)
                     .collect();
+                if !options.quiet {
+                    eprintln!(
+                        "ingest: {} time(s) with a field missing everywhere left out as gaps; writing again",
+                        drop.len()
+                    );
+                }
                 if times.len() < 2 {
                     return Err(cfg_err("fewer than two complete time steps remain".into()));
                 }
