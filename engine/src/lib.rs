@@ -1,8 +1,10 @@
 //! vejr-engine: what the `vejr` command drives — ingest and inspection today; training,
 //! rollout and verification as they land.
 
+pub mod backend;
 pub mod commands;
 pub mod run_config;
+pub mod training;
 
 /// Exit codes every `vejr` command keeps: 0 success, 1 runtime failure, 2 bad usage or bad input.
 pub mod exit {

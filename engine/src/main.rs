@@ -2,7 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vejr_engine::backend::DeviceKind;
 use vejr_engine::commands;
+use vejr_engine::training::TrainOptions;
 
 /// vejr: machine-learned weather forecasting from reanalysis.
 #[derive(Parser)]
@@ -33,6 +35,22 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Train a forecaster on a store (under mpirun or srun: data parallel, one rank per device).
+    Train {
+        #[arg(long)]
+        config: PathBuf,
+        /// Continue the run in the config's output directory from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Start again, deleting the output directory's checkpoints and metrics.
+        #[arg(long, conflicts_with = "resume")]
+        overwrite: bool,
+        /// Stop after this many steps (with a checkpoint), to resume later: for wall-time limits.
+        #[arg(long)]
+        stop_at_step: Option<usize>,
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceKind,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +58,20 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Inspect { files, json, config } => commands::inspect::run(files, *json, config.as_deref()),
         Command::Ingest { config, overwrite } => commands::ingest::run(config, *overwrite),
+        Command::Train {
+            config,
+            resume,
+            overwrite,
+            stop_at_step,
+            device,
+        } => {
+            let options = TrainOptions {
+                resume: *resume,
+                overwrite: *overwrite,
+                stop_at_step: *stop_at_step,
+            };
+            commands::train::run(config, &options, *device)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

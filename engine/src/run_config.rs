@@ -1,16 +1,21 @@
 //! The model and data sections of a run config (`configs/test-tiny.toml`, …): which forecaster
-//! to build and which store columns it predicts. Training options join when training lands.
+//! to build, which store columns it predicts, and (for `vejr train`) how to train it.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use vejr_models::ForecasterConfig;
 
+use crate::training::config::TrainingSection;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     pub model: ModelSection,
     pub data: DataSection,
+    /// Present in configs that train (`vejr train`).
+    #[serde(default)]
+    pub training: Option<TrainingSection>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -44,6 +49,11 @@ impl RunConfig {
         })?;
         if config.data.store.is_relative() {
             config.data.store = path.parent().unwrap_or(Path::new(".")).join(&config.data.store);
+        }
+        if let Some(t) = config.training.as_mut()
+            && t.output.is_relative()
+        {
+            t.output = path.parent().unwrap_or(Path::new(".")).join(&t.output);
         }
         if config.data.variables.is_empty() {
             return Err(format!("config {}: data.variables is empty", path.display()));

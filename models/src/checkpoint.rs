@@ -2,8 +2,9 @@
 //! levels, grid, mesh level, time step, normalisation, training data range, code version),
 //! in one file written atomically (temporary name, fsync, rename) and checked on load.
 //!
-//! Layout: a magic line, one line of JSON metadata, then the weights as Burn's named
-//! MessagePack record. The metadata carries a checksum of the weights, so a damaged file is
+//! Layout: a magic line, one line of JSON metadata, the weights as Burn's named MessagePack
+//! record, then (in training checkpoints) the training state the engine needs to resume:
+//! opaque bytes here. The metadata carries lengths and checksums of both, so a damaged file is
 //! refused with a message instead of half-loading.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -59,6 +60,10 @@ struct Envelope {
     metadata: CheckpointMetadata,
     weights_bytes: u64,
     weights_fnv1a: u64,
+    #[serde(default)]
+    training_state_bytes: u64,
+    #[serde(default)]
+    training_state_fnv1a: u64,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -79,6 +84,17 @@ pub fn save<B: Backend>(
     model: &Forecaster<B>,
     metadata: &CheckpointMetadata,
 ) -> Result<(), CheckpointError> {
+    save_with_training_state(path, model, metadata, &[])
+}
+
+/// Like [`save`], with the engine's training state (optimiser, schedule position, data order)
+/// after the weights, in the same atomic write: weights and state can never disagree.
+pub fn save_with_training_state<B: Backend>(
+    path: &Path,
+    model: &Forecaster<B>,
+    metadata: &CheckpointMetadata,
+    training_state: &[u8],
+) -> Result<(), CheckpointError> {
     let weights = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
         .record(model.clone().into_record(), ())
         .map_err(|e| io_error(path, format!("cannot serialise weights: {e}")))?;
@@ -86,6 +102,8 @@ pub fn save<B: Backend>(
         metadata: metadata.clone(),
         weights_bytes: weights.len() as u64,
         weights_fnv1a: fnv1a(&weights),
+        training_state_bytes: training_state.len() as u64,
+        training_state_fnv1a: fnv1a(training_state),
     };
     let header = serde_json::to_string(&envelope).map_err(|e| io_error(path, e))?;
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
@@ -98,6 +116,11 @@ pub fn save<B: Backend>(
         file.write_all(header.as_bytes())?;
         file.write_all(b"\n")?;
         file.write_all(&weights)?;
+        file.write_all(training_state)?;
+        if let Some(delay) = test_write_delay() {
+            file.flush()?;
+            std::thread::sleep(delay);
+        }
         file.sync_all()
     };
     write().map_err(|e| {
@@ -109,6 +132,21 @@ pub fn save<B: Backend>(
         let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(())
+}
+
+/// Fault injection for the tests that kill a run in the middle of a checkpoint write: with
+/// `VEJR_TEST_CHECKPOINT_WRITE_DELAY_MS` set, every write pauses before its fsync and rename.
+fn test_write_delay() -> Option<std::time::Duration> {
+    std::env::var("VEJR_TEST_CHECKPOINT_WRITE_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis)
+}
+
+/// The training state saved with [`save_with_training_state`] (empty for inference checkpoints).
+pub fn read_training_state(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let (envelope, rest) = read(path, true)?;
+    Ok(rest[envelope.weights_bytes as usize..].to_vec())
 }
 
 /// Reads the metadata alone (cheap: no weights decoded).
@@ -131,19 +169,21 @@ fn read(path: &Path, with_weights: bool) -> Result<(Envelope, Vec<u8>), Checkpoi
     if !with_weights {
         return Ok((envelope, Vec::new()));
     }
-    let mut weights = Vec::with_capacity(envelope.weights_bytes as usize);
-    r.read_to_end(&mut weights).map_err(|e| io_error(path, e))?;
-    if weights.len() as u64 != envelope.weights_bytes || fnv1a(&weights) != envelope.weights_fnv1a {
+    let mut body = Vec::with_capacity((envelope.weights_bytes + envelope.training_state_bytes) as usize);
+    r.read_to_end(&mut body).map_err(|e| io_error(path, e))?;
+    let expected = envelope.weights_bytes + envelope.training_state_bytes;
+    let split = (envelope.weights_bytes as usize).min(body.len());
+    let (weights, state) = body.split_at(split);
+    if body.len() as u64 != expected
+        || fnv1a(weights) != envelope.weights_fnv1a
+        || fnv1a(state) != envelope.training_state_fnv1a
+    {
         return Err(io_error(
             path,
-            format!(
-                "damaged weights ({} of {} bytes, checksum mismatch)",
-                weights.len(),
-                envelope.weights_bytes
-            ),
+            format!("damaged file ({} of {expected} bytes, checksum mismatch)", body.len()),
         ));
     }
-    Ok((envelope, weights))
+    Ok((envelope, body))
 }
 
 /// Loads a checkpoint onto `device`, refusing it (naming every difference) when it does not
@@ -162,6 +202,7 @@ pub fn load<B: Backend>(
             differences: differences.join("; "),
         });
     }
+    let weights = weights[..envelope.weights_bytes as usize].to_vec();
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
         .load(weights, device)
         .map_err(|e| io_error(path, format!("weights do not fit the model config: {e}")))?;

@@ -1,2 +1,3 @@
 pub mod ingest;
 pub mod inspect;
+pub mod train;

@@ -1,0 +1,387 @@
+//! The training loss: squared error of the predicted state against the target, in units of the
+//! one-step tendency's standard deviation (at the first step exactly the normalised-tendency
+//! error), weighted by cell area (cos latitude), by pressure level (∝ pressure) and per
+//! variable, with missing points left out.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Tensor, TensorData};
+use vejr_ingest::store::Column;
+use vejr_models::{Forecaster, GraphTensors, Normalization};
+
+use super::data_loader::Batch;
+
+/// Per-point and per-channel weights, each with mean one.
+#[derive(Clone, Debug)]
+pub struct LossWeights {
+    pub area: Vec<f32>,
+    pub channel: Vec<f32>,
+}
+
+impl LossWeights {
+    pub fn new(
+        latitudes: &[f64],
+        longitudes: usize,
+        columns: &[&Column],
+        variable_weights: &BTreeMap<String, f64>,
+    ) -> Self {
+        let area = area_weights(latitudes, longitudes);
+        let pressures: Vec<f64> = columns
+            .iter()
+            .filter(|c| c.level_type == "pressure")
+            .map(|c| c.level)
+            .collect();
+        let mean_pressure = pressures.iter().sum::<f64>() / pressures.len().max(1) as f64;
+        let mut channel: Vec<f64> = columns
+            .iter()
+            .map(|c| {
+                let level = if c.level_type == "pressure" {
+                    c.level / mean_pressure
+                } else {
+                    1.0
+                };
+                let user = variable_weights
+                    .get(&c.name)
+                    .or_else(|| variable_weights.get(&c.variable))
+                    .copied()
+                    .unwrap_or(1.0);
+                level * user
+            })
+            .collect();
+        let mean = channel.iter().sum::<f64>() / channel.len() as f64;
+        channel.iter_mut().for_each(|w| *w /= mean);
+        Self {
+            area,
+            channel: channel.into_iter().map(|w| w as f32).collect(),
+        }
+    }
+}
+
+/// cos(latitude) per grid point (row-major), scaled to mean one. Points at the poles keep a
+/// small weight rather than none, as WeatherBench's cell areas do.
+pub fn area_weights(latitudes: &[f64], longitudes: usize) -> Vec<f32> {
+    let dlat = if latitudes.len() > 1 {
+        (latitudes[0] - latitudes[1]).abs()
+    } else {
+        1.0
+    };
+    let row: Vec<f64> = latitudes
+        .iter()
+        .map(|&lat| {
+            let (north, south) = ((lat + dlat / 2.0).min(90.0), (lat - dlat / 2.0).max(-90.0));
+            north.to_radians().sin() - south.to_radians().sin()
+        })
+        .collect();
+    let mean = row.iter().sum::<f64>() / row.len() as f64;
+    row.iter()
+        .flat_map(|w| std::iter::repeat_n((w / mean) as f32, longitudes))
+        .collect()
+}
+
+/// A batch on the device.
+pub struct BatchTensors<B: Backend> {
+    pub size: usize,
+    pub previous: Tensor<B, 3>,
+    pub current: Tensor<B, 3>,
+    pub targets: Vec<Tensor<B, 3>>,
+    pub forcings: Vec<Tensor<B, 3>>,
+    pub statics: Option<Tensor<B, 3>>,
+    /// Where each target has no value.
+    pub missing: Vec<Tensor<B, 3, Bool>>,
+    /// Per sample and step: Σ area × valid over points and channels, `[batch, 1, 1]`.
+    pub denominators: Vec<Tensor<B, 3>>,
+}
+
+impl<B: Backend> BatchTensors<B> {
+    pub fn new(batch: &Batch, channels: usize, area: &[f32], device: &B::Device) -> Self {
+        let b = batch.size;
+        let points = area.len();
+        let tensor =
+            |v: &[f32], width: usize| vejr_models::float_tensor::<B, 3>(v.to_vec(), [b, points, width], device);
+        let missing = batch
+            .targets
+            .iter()
+            .map(|t| {
+                let m: Vec<bool> = t.iter().map(|v| !v.is_finite()).collect();
+                Tensor::<B, 3, Bool>::from_data(TensorData::new(m, [b, points, channels]), device)
+            })
+            .collect();
+        let denominators = batch
+            .targets
+            .iter()
+            .map(|t| {
+                let d: Vec<f32> = t
+                    .chunks(points * channels)
+                    .map(|sample| {
+                        let s: f64 = sample
+                            .chunks(channels)
+                            .zip(area)
+                            .map(|(values, &a)| a as f64 * values.iter().filter(|v| v.is_finite()).count() as f64)
+                            .sum();
+                        s.max(1e-12) as f32
+                    })
+                    .collect();
+                vejr_models::float_tensor::<B, 3>(d, [b, 1, 1], device)
+            })
+            .collect();
+        let forcing_width = batch.forcings[0].len() / (b * points);
+        Self {
+            size: b,
+            previous: tensor(&batch.previous, channels),
+            current: tensor(&batch.current, channels),
+            targets: batch.targets.iter().map(|t| tensor(t, channels)).collect(),
+            forcings: batch.forcings.iter().map(|f| tensor(f, forcing_width)).collect(),
+            statics: batch.statics.as_ref().map(|s| tensor(s, s.len() / (b * points))),
+            missing,
+            denominators,
+        }
+    }
+}
+
+/// `area × channel weight / tendency_stdev²` as `[1, points, channels]`.
+pub fn error_weights<B: Backend>(weights: &LossWeights, norm: &Normalization, device: &B::Device) -> Tensor<B, 3> {
+    let c = weights.channel.len();
+    let values: Vec<f32> = weights
+        .area
+        .iter()
+        .flat_map(|&a| (0..c).map(move |k| a * weights.channel[k] / (norm.tendency_stdev[k] * norm.tendency_stdev[k])))
+        .collect();
+    vejr_models::float_tensor(values, [1, weights.area.len(), c], device)
+}
+
+/// Weighted squared error of one step, summed over the batch: `Σ_b Σ w e² / Σ area·valid`.
+pub fn step_loss<B: Backend>(
+    predicted: Tensor<B, 3>,
+    target: Tensor<B, 3>,
+    missing: Tensor<B, 3, Bool>,
+    denominator: Tensor<B, 3>,
+    error_weights: Tensor<B, 3>,
+) -> Tensor<B, 1> {
+    let error = (predicted - target).mask_fill(missing, 0.0);
+    let weighted = error.clone() * error * error_weights;
+    (weighted.sum_dim(2).sum_dim(1) / denominator).sum()
+}
+
+/// The rollout's loss, summed over samples and averaged over its steps, back-propagating
+/// through every step; `on_state(k, state)` sees each predicted state.
+pub fn rollout_loss<B: Backend>(
+    model: &Forecaster<B>,
+    graph: &GraphTensors<B>,
+    norm: &Normalization,
+    batch: &BatchTensors<B>,
+    error_weights: &Tensor<B, 3>,
+    mut on_state: impl FnMut(usize, &Tensor<B, 3>),
+) -> Tensor<B, 1> {
+    let steps = batch.targets.len();
+    let (mut previous, mut current) = (batch.previous.clone(), batch.current.clone());
+    let mut total: Option<Tensor<B, 1>> = None;
+    for k in 0..steps {
+        let next = model.step(
+            graph,
+            norm,
+            previous,
+            current.clone(),
+            batch.forcings[k].clone(),
+            batch.statics.clone(),
+        );
+        on_state(k, &next);
+        let loss = step_loss(
+            next.clone(),
+            batch.targets[k].clone(),
+            batch.missing[k].clone(),
+            batch.denominators[k].clone(),
+            error_weights.clone(),
+        );
+        total = Some(match total {
+            Some(t) => t + loss,
+            None => loss,
+        });
+        previous = current;
+        current = next;
+    }
+    total.expect("at least one rollout step") / steps as f64
+}
+
+/// The same loss for persistence (tomorrow = today), the baseline a model must beat.
+pub fn persistence_loss<B: Backend>(batch: &BatchTensors<B>, error_weights: &Tensor<B, 3>) -> Tensor<B, 1> {
+    step_loss(
+        batch.current.clone(),
+        batch.targets[0].clone(),
+        batch.missing[0].clone(),
+        batch.denominators[0].clone(),
+        error_weights.clone(),
+    )
+}
+
+/// Area-weighted squared error per channel, summed over samples: `(Σ area e², Σ area)` per
+/// channel, for RMSE in physical units.
+pub fn channel_squared_errors(predicted: &[f32], target: &[f32], area: &[f32], channels: usize) -> Vec<(f64, f64)> {
+    let mut out = vec![(0.0, 0.0); channels];
+    for (p, (pred, truth)) in predicted.chunks(channels).zip(target.chunks(channels)).enumerate() {
+        let a = area[p % area.len()] as f64;
+        for c in 0..channels {
+            let e = pred[c] as f64 - truth[c] as f64;
+            if e.is_finite() {
+                out[c].0 += a * e * e;
+                out[c].1 += a;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    fn column(name: &str, level_type: &str, level: f64) -> Column {
+        Column {
+            name: name.into(),
+            variable: name.split('_').next().unwrap_or(name).into(),
+            level_type: level_type.into(),
+            level,
+            units: None,
+            standard_name: None,
+            long_name: None,
+        }
+    }
+
+    #[test]
+    fn weights_follow_area_pressure_and_config() {
+        let area = area_weights(&[90.0, 45.0, 0.0, -45.0, -90.0], 4);
+        let mean = area.iter().sum::<f32>() / area.len() as f32;
+        assert!((mean - 1.0).abs() < 1e-6);
+        assert!(area[8] > area[4] && area[4] > area[0] && area[0] > 0.0);
+        assert_eq!(area[0], area[16]);
+
+        let cols = [
+            column("t_850", "pressure", 850.0),
+            column("t_250", "pressure", 250.0),
+            column("2t", "surface", 0.0),
+        ];
+        let refs: Vec<&Column> = cols.iter().collect();
+        let mut user = BTreeMap::new();
+        user.insert("2t".to_string(), 2.0);
+        let w = LossWeights::new(&[0.0], 1, &refs, &user);
+        assert!((w.channel.iter().sum::<f32>() - 3.0).abs() < 1e-5);
+        assert!((w.channel[0] / w.channel[1] - 850.0 / 250.0).abs() < 1e-5);
+        // 2t: level weight 1, user weight 2; t_850: 850/550.
+        assert!((w.channel[2] / w.channel[0] - 2.0 / (850.0 / 550.0)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn missing_points_do_not_count_and_the_loss_is_worked_out_by_hand() {
+        type B = NdArray;
+        let device = Default::default();
+        // One sample, two points, one channel; the second target is missing.
+        let batch = Batch {
+            size: 1,
+            previous: vec![0.0, 0.0],
+            current: vec![1.0, 1.0],
+            targets: vec![vec![3.0, f32::NAN]],
+            forcings: vec![vec![0.0; 2 * 15]],
+            statics: None,
+            times: vec![],
+        };
+        let t = BatchTensors::<B>::new(&batch, 1, &[0.5, 1.5], &device);
+        let weights = LossWeights {
+            area: vec![0.5, 1.5],
+            channel: vec![1.0],
+        };
+        let norm = Normalization {
+            mean: vec![0.0],
+            stdev: vec![1.0],
+            tendency_mean: vec![0.0],
+            tendency_stdev: vec![2.0],
+        };
+        let w = error_weights::<B>(&weights, &norm, &device);
+        // Persistence error at point 1: (1 − 3) / 2 = −1; weight 0.5; denominator 0.5.
+        let loss: f32 = persistence_loss(&t, &w).into_scalar();
+        assert!((loss - 1.0).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn the_loss_at_step_two_reaches_the_weights_through_step_one() {
+        use crate::training::parameters::flatten_gradients;
+        use burn::backend::Autodiff;
+        use burn::optim::GradientsParams;
+        use vejr_models::ForecasterConfig;
+        use vejr_models::graph::{GridPoints, WeatherGraph};
+
+        type A = Autodiff<NdArray>;
+        let device = Default::default();
+        let grid = GridPoints {
+            latitudes: (0..9).map(|i| 80.0 - 20.0 * i as f64).collect(),
+            longitudes: (0..12).map(|i| 30.0 * i as f64).collect(),
+        };
+        let points = grid.len();
+        let graph = GraphTensors::<A>::new(&WeatherGraph::build(&grid, 1).unwrap(), &device);
+        <A as Backend>::seed(&device, 5);
+        let model = ForecasterConfig::new(16, 1, 1, 2).init::<A>(&device);
+        let wave = |phase: f32| -> Vec<f32> { (0..points * 2).map(|i| (i as f32 * 0.37 + phase).sin()).collect() };
+        // Step 1's target is missing everywhere, so only step 2 counts.
+        let batch = Batch {
+            size: 1,
+            previous: wave(0.0),
+            current: wave(0.5),
+            targets: vec![vec![f32::NAN; points * 2], wave(1.5)],
+            forcings: vec![wave(0.1).repeat(15 / 2 + 1)[..points * 15].to_vec(); 2],
+            statics: None,
+            times: vec![],
+        };
+        let area = area_weights(&grid.latitudes, grid.longitudes.len());
+        let norm = Normalization {
+            mean: vec![0.0; 2],
+            stdev: vec![1.0; 2],
+            tendency_mean: vec![0.0; 2],
+            tendency_stdev: vec![0.5; 2],
+        };
+        let weights = LossWeights {
+            area: area.clone(),
+            channel: vec![1.0; 2],
+        };
+        let w = error_weights::<A>(&weights, &norm, &device);
+        let rolled = BatchTensors::<A>::new(&batch, 2, &area, &device);
+        let through = rollout_loss(&model, &graph, &norm, &rolled, &w, |_, _| {}) * 2.0;
+
+        // The same step 2 from a detached step-1 state: same value, no path through step 1.
+        let first = model
+            .step(
+                &graph,
+                &norm,
+                rolled.previous.clone(),
+                rolled.current.clone(),
+                rolled.forcings[0].clone(),
+                None,
+            )
+            .detach();
+        let cut = step_loss(
+            model.step(
+                &graph,
+                &norm,
+                rolled.current.clone(),
+                first,
+                rolled.forcings[1].clone(),
+                None,
+            ),
+            rolled.targets[1].clone(),
+            rolled.missing[1].clone(),
+            rolled.denominators[1].clone(),
+            w.clone(),
+        );
+        let (a, b): (f32, f32) = (through.clone().into_scalar(), cut.clone().into_scalar());
+        assert!((a - b).abs() <= 1e-6 * a.abs(), "{a} vs {b}");
+        let g_through = flatten_gradients(&model, GradientsParams::from_grads(through.backward(), &model));
+        let g_cut = flatten_gradients(&model, GradientsParams::from_grads(cut.backward(), &model));
+        let norm2 = |g: &[f32]| g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let diff: Vec<f32> = g_through.iter().zip(&g_cut).map(|(x, y)| x - y).collect();
+        assert!(
+            norm2(&diff) > 1e-3 * norm2(&g_through),
+            "the gradient does not flow back through step 1: {} vs {}",
+            norm2(&diff),
+            norm2(&g_through)
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! `vejr train`: GraphCast's recipe (weighted MSE of tendencies, AdamW with warm-up and cosine
+//! decay, global-norm clipping, an autoregressive curriculum), data parallel over MPI ranks,
+//! checkpointed and resumable bit for bit.
+
+pub mod checkpoints;
+pub mod config;
+pub mod data_loader;
+pub mod distributed;
+pub mod losses;
+pub mod metrics;
+pub mod parameters;
+pub mod schedule;
+mod validation;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::AutodiffBackend;
+use vejr_ingest::progress::Progress;
+use vejr_ingest::store::Store;
+use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
+use vejr_models::graph::WeatherGraph;
+use vejr_models::{Forecaster, GraphTensors, Normalization};
+
+use crate::run_config::RunConfig;
+use crate::{CommandError, CommandResult};
+use checkpoints::TrainingProgress;
+use data_loader::{Loader, LoaderPlan, SampleReader};
+use distributed::Distributed;
+use losses::{BatchTensors, LossWeights};
+use metrics::MetricsLog;
+use schedule::LearningRateSchedule;
+
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    pub resume: bool,
+    pub overwrite: bool,
+    /// Stop (with a checkpoint) after this many steps, as a job with a wall-time limit would.
+    pub stop_at_step: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    pub run_dir: PathBuf,
+    pub first_step: usize,
+    pub steps_done: usize,
+    pub seconds: f64,
+    pub samples_per_second: f64,
+    pub last_checkpoint: Option<PathBuf>,
+    pub best_validation_loss: Option<f64>,
+}
+
+/// The store's statistics of the selected columns.
+pub fn normalization(store: &Store, columns: &[usize]) -> Normalization {
+    let pick = |v: &[f64]| columns.iter().map(|&c| v[c] as f32).collect::<Vec<f32>>();
+    Normalization {
+        mean: pick(&store.mean),
+        stdev: pick(&store.stdev),
+        tendency_mean: pick(&store.tendency_mean),
+        tendency_stdev: pick(&store.tendency_stdev),
+    }
+    .guarded()
+}
+
+type OptimizerRecord<B> = <burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, Forecaster<B>, B> as Optimizer<
+    Forecaster<B>,
+    B,
+>>::Record;
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+}
+
+pub fn train<B: AutodiffBackend>(
+    config: &RunConfig,
+    config_path: &Path,
+    options: &TrainOptions,
+    dist: &Distributed,
+    device: &B::Device,
+) -> CommandResult<TrainReport> {
+    let bad = |m: String| CommandError::bad_input(format!("config {}: {m}", config_path.display()));
+    let t = config
+        .training
+        .clone()
+        .ok_or_else(|| bad("no [training] section".into()))?;
+    let store = Arc::new(Store::open(&config.data.store)?);
+    let plan = config::plan(config, &store, dist.size).map_err(bad)?;
+    let run = t.output.clone();
+    let end_step = options.stop_at_step.map_or(t.steps, |s| s.min(t.steps));
+
+    let existing = checkpoints::list(&run);
+    if options.resume && existing.is_empty() {
+        return Err(bad(format!("--resume: no checkpoint in {}", run.display())));
+    }
+    if !options.resume && !existing.is_empty() && !options.overwrite {
+        return Err(bad(format!(
+            "{} already holds a run: pass --resume to continue it or --overwrite to start again",
+            run.display()
+        )));
+    }
+    if dist.is_root() {
+        if options.overwrite && !options.resume {
+            for p in [
+                checkpoints::checkpoint_dir(&run),
+                run.join("metrics.jsonl"),
+                checkpoints::best_path(&run),
+            ] {
+                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+            }
+        }
+        std::fs::create_dir_all(checkpoints::checkpoint_dir(&run))
+            .map_err(|e| CommandError::failure(format!("{}: {e}", run.display())))?;
+        checkpoints::remove_partials(&run);
+    }
+
+    // The graph: rank 0 builds (or reuses) the cache, the others read it once it is there.
+    let grid = data_loader::grid_points(&store);
+    let cache = run.join("graph.cache");
+    let graph_result = if dist.is_root() {
+        WeatherGraph::load_or_build(&cache, &grid, t_mesh(config))
+    } else {
+        dist.barrier();
+        WeatherGraph::load(&cache, &grid, t_mesh(config))
+    };
+    if dist.is_root() {
+        dist.barrier();
+    }
+    let graph = graph_result.map_err(|e| CommandError::failure(e.to_string()))?;
+    let graph_tensors = GraphTensors::<B>::new(&graph, device);
+
+    let norm = normalization(&store, &plan.columns);
+    let selected: Vec<&vejr_ingest::store::Column> = plan.columns.iter().map(|&c| &store.columns[c]).collect();
+    let weights = LossWeights::new(
+        &store.grid.latitudes,
+        store.grid.longitudes.len(),
+        &selected,
+        &t.variable_weights,
+    );
+    let error_weights = losses::error_weights::<B>(&weights, &norm, device);
+
+    B::seed(device, t.seed);
+    let mut model = config.forecaster().init::<B>(device);
+    let mut optimizer = AdamWConfig::new()
+        .with_beta_1(t.beta_1 as f32)
+        .with_beta_2(t.beta_2 as f32)
+        .with_epsilon(1e-8)
+        .with_weight_decay(t.weight_decay as f32)
+        .init::<B, Forecaster<B>>();
+    let mut progress_state = TrainingProgress {
+        step: 0,
+        best_validation_loss: None,
+        seed: t.seed,
+        batch_size: t.batch_size,
+    };
+    let columns: Vec<String> = config.data.variables.clone();
+    if options.resume {
+        let (step, path) = existing.last().expect("checked above").clone();
+        let expected = Expectation {
+            columns: Some(&columns),
+            latitudes: Some(&store.grid.latitudes),
+            longitudes: Some(&store.grid.longitudes),
+            time_step_seconds: Some(store.time_step.num_seconds()),
+        };
+        let (loaded, _) = checkpoint::load::<B>(&path, &expected, device).map_err(|e| bad(e.to_string()))?;
+        let state = checkpoint::read_training_state(&path).map_err(|e| CommandError::failure(e.to_string()))?;
+        let (saved, optimizer_bytes) =
+            checkpoints::decode_state(&state).map_err(|e| CommandError::failure(format!("{}: {e}", path.display())))?;
+        if (saved.seed, saved.batch_size) != (t.seed, t.batch_size) {
+            return Err(bad(format!(
+                "--resume from {} (seed {}, batch_size {}) with seed {} and batch_size {} would not continue the same run",
+                path.display(),
+                saved.seed,
+                saved.batch_size,
+                t.seed,
+                t.batch_size
+            )));
+        }
+        let record: OptimizerRecord<B> = recorder()
+            .load(optimizer_bytes, device)
+            .map_err(|e| CommandError::failure(format!("{}: optimiser state: {e}", path.display())))?;
+        optimizer = optimizer.load_record(record);
+        model = loaded;
+        debug_assert_eq!(saved.step, step);
+        progress_state = saved;
+    }
+    if dist.size > 1 {
+        // Every rank starts from rank 0's weights.
+        let mut bytes = if dist.is_root() {
+            recorder()
+                .record(model.clone().into_record(), ())
+                .map_err(|e| CommandError::failure(e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        dist.broadcast_bytes(&mut bytes);
+        let record = recorder()
+            .load(bytes, device)
+            .map_err(|e| CommandError::failure(format!("weights from rank 0: {e}")))?;
+        model = model.load_record(record);
+    }
+    let first_step = progress_state.step;
+
+    let mut metrics = if dist.is_root() {
+        Some(
+            MetricsLog::open(&run.join("metrics.jsonl"), Some(first_step))
+                .map_err(|e| CommandError::failure(format!("{}: {e}", run.display())))?,
+        )
+    } else {
+        None
+    };
+    let reader = Arc::new(
+        SampleReader::new(store.clone(), plan.columns.clone(), plan.static_columns.clone())
+            .map_err(CommandError::failure)?,
+    );
+    let curriculum = t.clone();
+    let loader = Loader::start(
+        reader.clone(),
+        LoaderPlan {
+            samples: plan.train_samples.clone(),
+            rollout_at: Box::new(move |s| curriculum.rollout_at(s)),
+            seed: t.seed,
+            global_batch: t.batch_size,
+            rank: dist.rank,
+            ranks: dist.size,
+        },
+        first_step..end_step,
+        t.prefetch,
+    );
+    let schedule = LearningRateSchedule {
+        peak: t.learning_rate,
+        final_rate: t.final_learning_rate,
+        warmup_steps: t.warmup_steps,
+        total_steps: t.steps,
+    };
+    let validator = validation::Validator::<B>::new(&graph, &norm, &weights, &plan, &t, reader.clone(), device);
+    let metadata = |progress: &TrainingProgress| CheckpointMetadata {
+        model: config.forecaster(),
+        columns: columns.clone(),
+        column_details: serde_json::to_value(&selected).unwrap_or_default(),
+        static_fields: config.data.static_fields.clone(),
+        latitudes: store.grid.latitudes.clone(),
+        longitudes: store.grid.longitudes.clone(),
+        time_step_seconds: store.time_step.num_seconds(),
+        normalization: norm.clone(),
+        training: serde_json::json!({
+            "store": store.path.display().to_string(),
+            "train_start": t.train_start, "train_end": t.train_end,
+            "validation_start": t.validation_start, "validation_end": t.validation_end,
+            "steps": progress.step, "batch_size": t.batch_size, "seed": t.seed, "ranks": dist.size,
+            "best_validation_loss": progress.best_validation_loss,
+        }),
+        vejr_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: env!("VEJR_GIT_REVISION").into(),
+    };
+
+    if dist.is_root() {
+        eprintln!(
+            "train: {} parameters, {} training samples, {} validation samples, steps {}..{end_step} of {}, {} rank(s), run {}",
+            model.num_params(),
+            plan.train_samples[0].len(),
+            plan.validation_samples.len(),
+            first_step,
+            t.steps,
+            dist.size,
+            run.display()
+        );
+    }
+    let bar = if dist.is_root() {
+        Progress::new("train", (end_step - first_step) as u64, "steps")
+    } else {
+        Progress::hidden()
+    };
+    let started = Instant::now();
+    let mut last_checkpoint = None;
+    let inner_device = device.clone();
+    let run_steps = || -> Result<(), String> {
+        for step in first_step..end_step {
+            let (produced, batch) = loader.next()?;
+            debug_assert_eq!(produced, step);
+            let step_started = Instant::now();
+            let tensors = BatchTensors::<B>::new(&batch, columns.len(), &weights.area, device);
+            let loss = losses::rollout_loss(&model, &graph_tensors, &norm, &tensors, &error_weights, |_, _| {})
+                / t.batch_size as f64;
+            let mut loss_sum = [loss.clone().into_scalar().elem::<f64>()];
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let mut flat = parameters::flatten_gradients(&model, grads);
+            dist.all_reduce_sum(&mut flat);
+            dist.all_reduce_sum_f64(&mut loss_sum);
+            if !loss_sum[0].is_finite() {
+                return Err(format!(
+                    "loss is {} at step {step}: check the store for bad values or lower the learning rate",
+                    loss_sum[0]
+                ));
+            }
+            let grad_norm = parameters::clip_global_norm(&mut flat, t.gradient_clip);
+            let grads = parameters::unflatten_gradients::<B, _>(&model, &flat, &inner_device);
+            let lr = schedule.at(step);
+            model = optimizer.step(lr, model, grads);
+            progress_state.step = step + 1;
+
+            let done = step + 1;
+            let rate = t.batch_size as f64 / step_started.elapsed().as_secs_f64().max(1e-9);
+            bar.inc(1);
+            bar.set_message(&format!("train loss {:.4} lr {lr:.2e}", loss_sum[0]));
+            if let Some(m) = metrics.as_mut() {
+                m.write(&serde_json::json!({
+                    "step": done, "kind": "train", "loss": loss_sum[0], "learning_rate": lr,
+                    "rollout": batch.targets.len(), "gradient_norm": grad_norm, "samples_per_second": rate,
+                }))?;
+            }
+            let last = done == end_step;
+            if dist.is_root() && (done % t.validate_every == 0 || last) {
+                let scores = validator.run(&model.valid())?;
+                let improved = progress_state.best_validation_loss.is_none_or(|b| scores.loss < b);
+                if improved {
+                    progress_state.best_validation_loss = Some(scores.loss);
+                }
+                bar.set_message(&format!(
+                    "validation loss {:.4} (persistence {:.4})",
+                    scores.loss, scores.persistence_loss
+                ));
+                if let Some(m) = metrics.as_mut() {
+                    m.write(&scores.to_json(done))?;
+                }
+                if improved {
+                    save(
+                        &checkpoints::best_path(&run),
+                        &model,
+                        &metadata(&progress_state),
+                        &progress_state,
+                        &optimizer,
+                    )?;
+                }
+            }
+            if dist.is_root() && (done % t.checkpoint_every == 0 || last) {
+                let path = checkpoints::step_path(&run, done);
+                save(&path, &model, &metadata(&progress_state), &progress_state, &optimizer)?;
+                checkpoints::prune(&run, t.keep_checkpoints);
+                last_checkpoint = Some(path);
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = run_steps() {
+        if dist.size > 1 {
+            // Alone in this failure: take the other ranks down rather than leave them waiting.
+            eprintln!("vejr: error: rank {}: {e}", dist.rank);
+            dist.abort(crate::exit::FAILURE);
+        }
+        return Err(CommandError::failure(e));
+    }
+    let seconds = bar.finish().as_secs_f64().max(started.elapsed().as_secs_f64());
+    let steps_done = end_step - first_step;
+    Ok(TrainReport {
+        run_dir: run,
+        first_step,
+        steps_done,
+        seconds,
+        samples_per_second: (steps_done * t.batch_size) as f64 / seconds.max(1e-9),
+        last_checkpoint,
+        best_validation_loss: progress_state.best_validation_loss,
+    })
+}
+
+fn t_mesh(config: &RunConfig) -> usize {
+    config.model.mesh_level
+}
+
+fn save<B: AutodiffBackend>(
+    path: &Path,
+    model: &Forecaster<B>,
+    metadata: &CheckpointMetadata,
+    progress: &TrainingProgress,
+    optimizer: &impl Optimizer<Forecaster<B>, B>,
+) -> Result<(), String> {
+    let optimizer_bytes = recorder()
+        .record(optimizer.to_record(), ())
+        .map_err(|e| e.to_string())?;
+    let state = checkpoints::encode_state(progress, &optimizer_bytes);
+    checkpoint::save_with_training_state(path, model, metadata, &state).map_err(|e| e.to_string())
+}

@@ -1,0 +1,106 @@
+//! What the engine's test binaries share: running `vejr`, and a small real training store
+//! (the UK ERA5 2 m temperature, six-hourly, on a 0.5° grid) built once per test binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use vejr_ingest::test_data::shared_file;
+
+pub fn vejr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vejr"))
+        .args(args)
+        .output()
+        .expect("vejr runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The UK sample as a store: 1–31 March 2019, 6-hourly, 17 × 25 points; statistics from 1–24 March.
+pub fn uk_store() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("uk-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("ingest.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\npath = 'uk.zarr'\nstart = '2019-03-01T00:00:00Z'\nend = '2019-03-31T18:00:00Z'\n\
+                 time_step = '6h'\nstatistics_end = '2019-03-24T18:00:00Z'\n[store.grid]\nresolution = 0.5\n\
+                 area = [58.0, -10.0, 50.0, 2.0]\n[[sources]]\nfiles = ['{}']\n[[variables]]\nname = '2t'\n",
+                shared_file("grib/era5-2mt-2019-03-uk.grib").display()
+            ),
+        )
+        .unwrap();
+        let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        dir.join("uk.zarr")
+    })
+}
+
+/// A training config on the UK store; `training` lines replace the defaults of the same key.
+pub fn train_config(dir: &Path, training: &[(&str, &str)]) -> PathBuf {
+    let mut keys: Vec<(String, String)> = [
+        ("output", "'run'"),
+        ("train_start", "'2019-03-01T00:00:00Z'"),
+        ("train_end", "'2019-03-24T18:00:00Z'"),
+        ("validation_start", "'2019-03-25T00:00:00Z'"),
+        ("validation_end", "'2019-03-31T18:00:00Z'"),
+        ("steps", "6"),
+        ("batch_size", "4"),
+        ("learning_rate", "3e-3"),
+        ("warmup_steps", "2"),
+        ("seed", "7"),
+        ("checkpoint_every", "2"),
+        ("validate_every", "3"),
+        ("validation_samples", "4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in training {
+        match keys.iter_mut().find(|(key, _)| key == k) {
+            Some(entry) => entry.1 = v.to_string(),
+            None => keys.push((k.to_string(), v.to_string())),
+        }
+    }
+    let (curriculum, keys): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(k, _)| k == "curriculum");
+    let mut body = format!(
+        "[model]\nlatent = 16\nprocessor_layers = 1\nmesh_level = 2\n[data]\nstore = '{}'\nvariables = ['2t']\n[training]\n",
+        uk_store().display()
+    );
+    for (k, v) in keys {
+        body.push_str(&format!("{k} = {v}\n"));
+    }
+    for (_, v) in curriculum {
+        body.push_str(&v);
+    }
+    let path = dir.join("train.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// Every parameter of a checkpoint's model.
+pub fn checkpoint_weights(path: &Path) -> Vec<Vec<f32>> {
+    type B = burn::backend::NdArray;
+    let (model, _) = vejr_models::checkpoint::load::<B>(path, &Default::default(), &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    vejr_engine::training::parameters::weights::<B, _>(&model)
+}
+
+pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

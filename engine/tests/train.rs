@@ -1,0 +1,265 @@
+//! `vejr train` on real data: it learns, resumes bit for bit, survives a kill in the middle of
+//! a checkpoint write, gives the same weights on two MPI ranks as on one process, and refuses
+//! bad configs before any compute.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use vejr_engine::training::parameters::max_relative_difference;
+
+mod common;
+use common::{checkpoint_weights, metrics, stderr, stdout, train_config, vejr};
+
+#[test]
+fn bad_configs_stop_at_start_up_with_one_line() {
+    type Overrides<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Overrides, &str, &str); 4] = [
+        (
+            &[("variable_weights", "{ msl = 2.0 }")],
+            "variable_weights names msl",
+            "weights",
+        ),
+        (
+            &[("train_start", "'2019-02-20T00:00:00Z'")],
+            "training period 2019-02-20T00:00Z",
+            "outside store",
+        ),
+        (
+            &[("validation_start", "'2019-03-20T00:00:00Z'")],
+            "validation period overlaps the training period",
+            "",
+        ),
+        (
+            &[(
+                "curriculum",
+                "[[training.curriculum]]\nfrom_step = 0\nrollout = 1\n[[training.curriculum]]\nfrom_step = 3\nrollout = 120\n",
+            )],
+            "rollout of 120 steps (curriculum from step 3) is longer than the training data allows",
+            "",
+        ),
+    ];
+    for (overrides, expected, also) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = train_config(dir.path(), overrides);
+        let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(expected) && err.contains(also), "{expected}: {err}");
+        assert!(
+            !dir.path().join("run").exists(),
+            "nothing is written before the checks pass"
+        );
+    }
+    // An unknown variable, named with what the store has.
+    let dir = tempfile::tempdir().unwrap();
+    let config = train_config(dir.path(), &[]);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("['2t']", "['2t', 'msl']");
+    std::fs::write(&config, text).unwrap();
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown variable msl") && stderr(&out).contains("has 2t"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn learns_real_weather_better_than_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = train_config(
+        dir.path(),
+        &[
+            ("steps", "120"),
+            ("warmup_steps", "10"),
+            ("validate_every", "60"),
+            ("checkpoint_every", "60"),
+            ("validation_samples", "0"),
+        ],
+    );
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("trained steps 0..120"), "{}", stdout(&out));
+    let m = metrics(&dir.path().join("run"));
+    assert_eq!(m.iter().filter(|r| r["kind"] == "train").count(), 120);
+    let last = m.iter().rfind(|r| r["kind"] == "validation").unwrap();
+    // 25–31 March, 26 samples, none seen in training.
+    assert_eq!(last["samples"], 26);
+    let (model, persistence) = (
+        last["loss"].as_f64().unwrap(),
+        last["persistence_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        model < persistence,
+        "validation loss {model} is not below persistence {persistence}"
+    );
+    let (rmse, p_rmse) = (
+        last["rmse"]["2t"].as_f64().unwrap(),
+        last["persistence_rmse"]["2t"].as_f64().unwrap(),
+    );
+    assert!(
+        rmse < p_rmse && rmse > 0.1,
+        "2t RMSE {rmse} K vs persistence {p_rmse} K"
+    );
+    assert!(dir.path().join("run/best.vejr").is_file());
+}
+
+#[test]
+fn resumed_run_continues_bit_for_bit() {
+    let whole = tempfile::tempdir().unwrap();
+    let config = train_config(whole.path(), &[]);
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let split = tempfile::tempdir().unwrap();
+    let config = train_config(split.path(), &[]);
+    let c = config.to_str().unwrap();
+    let out = vejr(&["train", "--config", c, "--stop-at-step", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = vejr(&["train", "--config", c]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a second start must not overwrite a run silently"
+    );
+    let out = vejr(&["train", "--config", c, "--resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("trained steps 3..6"), "{}", stdout(&out));
+
+    let a = checkpoint_weights(&whole.path().join("run/checkpoints/step-0000006.vejr"));
+    let b = checkpoint_weights(&split.path().join("run/checkpoints/step-0000006.vejr"));
+    let bits = |w: &Vec<Vec<f32>>| w.iter().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a), bits(&b), "resumed weights differ from the uninterrupted run");
+    let losses = |run: &std::path::Path| {
+        metrics(run)
+            .iter()
+            .filter(|r| r["kind"] == "train")
+            .map(|r| r["loss"].as_f64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&whole.path().join("run")), losses(&split.path().join("run")));
+}
+
+#[test]
+fn killed_during_a_checkpoint_write_resumes_from_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = train_config(dir.path(), &[]);
+    let c = config.to_str().unwrap();
+    let run = dir.path().join("run");
+    let partial = run.join("checkpoints/step-0000004.vejr.partial");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vejr"))
+        .args(["train", "--config", c])
+        .env("VEJR_TEST_CHECKPOINT_WRITE_DELAY_MS", "2000")
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !partial.exists() && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(partial.exists(), "never saw the step-4 checkpoint being written");
+    child.kill().unwrap(); // SIGKILL, in the middle of the write
+    child.wait().unwrap();
+
+    // Every checkpoint under its final name loads; the one being written is not among them.
+    let finished: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "vejr"))
+        .collect();
+    assert!(!finished.is_empty());
+    for path in &finished {
+        checkpoint_weights(path);
+    }
+    assert!(!run.join("checkpoints/step-0000004.vejr").exists());
+
+    let out = vejr(&["train", "--config", c, "--resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("trained steps 2..6"), "{}", stdout(&out));
+    assert!(!partial.exists());
+    checkpoint_weights(&run.join("checkpoints/step-0000006.vejr"));
+}
+
+fn mpirun() -> Option<&'static str> {
+    let found = Command::new("mpirun")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("mpirun not found: `make deps` installs openmpi-bin");
+    }
+    found.then_some("mpirun")
+}
+
+#[test]
+fn two_mpi_ranks_give_the_weights_of_one_process() {
+    let Some(mpirun) = mpirun() else {
+        panic!("mpirun not found: install openmpi-bin (make deps) to run the data-parallel test");
+    };
+    let overrides = [("steps", "5"), ("validate_every", "5"), ("checkpoint_every", "5")];
+    let single = tempfile::tempdir().unwrap();
+    let config = train_config(single.path(), &overrides);
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let multi = tempfile::tempdir().unwrap();
+    let config = train_config(multi.path(), &overrides);
+    let out = Command::new(mpirun)
+        .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
+        .args([
+            env!("CARGO_BIN_EXE_vejr"),
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("2 rank(s)"), "{}", stderr(&out));
+
+    let a = checkpoint_weights(&single.path().join("run/checkpoints/step-0000005.vejr"));
+    let b = checkpoint_weights(&multi.path().join("run/checkpoints/step-0000005.vejr"));
+    let difference = max_relative_difference(&a, &b);
+    assert!(difference <= 1e-5, "max relative difference {difference:e}");
+    // The weights did move: the comparison is not of two untouched initialisations.
+    let untouched = tempfile::tempdir().unwrap();
+    let config = train_config(
+        untouched.path(),
+        &[
+            ("steps", "5"),
+            ("learning_rate", "1e-12"),
+            ("validate_every", "5"),
+            ("checkpoint_every", "5"),
+        ],
+    );
+    assert!(vejr(&["train", "--config", config.to_str().unwrap()]).status.success());
+    let c = checkpoint_weights(&untouched.path().join("run/checkpoints/step-0000005.vejr"));
+    assert!(max_relative_difference(&a, &c) > 1e-3);
+
+    // A global batch that does not split evenly is refused on every rank.
+    let odd = tempfile::tempdir().unwrap();
+    let config = train_config(odd.path(), &[("batch_size", "3")]);
+    let out = Command::new(mpirun)
+        .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
+        .args([
+            env!("CARGO_BIN_EXE_vejr"),
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("batch_size 3 does not divide among 2 ranks"),
+        "{}",
+        stderr(&out)
+    );
+}
