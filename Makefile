@@ -2,7 +2,7 @@
 #   make demo   system libraries (if missing), build, run the pipeline on the embedded sample
 #   make test   system libraries (if missing), fmt and clippy checks, the whole test suite
 
-SYSTEM_PACKAGES := libnetcdf-dev libeccodes-dev libclang-dev libopenmpi-dev openmpi-bin pkg-config libncarg-data
+SYSTEM_PACKAGES := libnetcdf-dev libeccodes-dev libclang-dev libopenmpi-dev openmpi-bin pkg-config libncarg-data fonts-dejavu-core
 CARGO ?= cargo
 DEMO_OUT := out/demo
 
@@ -32,13 +32,25 @@ test: deps
 	$(CARGO) check -p vejr-engine --features cuda
 	$(CARGO) test --workspace
 
-demo: build
+# The demo builds with the dev profile (dependencies and the engine optimised, see Cargo.toml):
+# a release build of Burn alone takes most of the demo's ten-minute budget on two cores.
+VEJR_DEV := ./target/debug/vejr
+
+demo: deps
+	$(CARGO) build --bin vejr
 	@mkdir -p $(DEMO_OUT)
-	./target/release/vejr inspect --config configs/demo.toml /usr/share/ncarg/data/cdf/Pstorm.cdf
-	./target/release/vejr ingest --config configs/demo.toml --overwrite
+	$(VEJR_DEV) inspect --config configs/demo.toml /usr/share/ncarg/data/cdf/Pstorm.cdf
+	$(VEJR_DEV) ingest --config configs/demo.toml --overwrite
+	$(VEJR_DEV) train --config configs/demo-train.toml --overwrite
+	$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
+		--date 1996-01-16T00:00:00Z --lead 72h --out $(DEMO_OUT)/forecast-1996011600.nc
+	$(VEJR_DEV) evaluate --forecast $(DEMO_OUT)/forecast-1996011600.nc --truth $(DEMO_OUT)/blizzard-1996.zarr \
+		--out $(DEMO_OUT)/scores --map-variable msl --map-leads 6,24,72
 	@echo
-	@echo "demo: training store of the January 1996 blizzard analyses: $(DEMO_OUT)/blizzard-1996.zarr"
-	@echo "demo: training, forecast and verification are not in the vejr command yet, so there is no forecast NetCDF or plot to show."
+	@echo "demo: forecast NetCDF  $(DEMO_OUT)/forecast-1996011600.nc"
+	@echo "demo: scores           $(DEMO_OUT)/scores/scores.csv"
+	@echo "demo: sea-level maps   $(DEMO_OUT)/scores/map_msl_006h.png $(DEMO_OUT)/scores/map_msl_024h.png $(DEMO_OUT)/scores/map_msl_072h.png"
+	@echo "demo: score charts     $(DEMO_OUT)/scores/rmse_*.png $(DEMO_OUT)/scores/acc_*.png"
 
 bench: deps
 	$(CARGO) bench -p vejr-benches

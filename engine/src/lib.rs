@@ -1,10 +1,12 @@
-//! vejr-engine: what the `vejr` command drives — ingest and inspection today; training,
-//! rollout and verification as they land.
+//! vejr-engine: what the `vejr` command drives: inspection, ingest, training, forecasts and
+//! their verification.
 
 pub mod backend;
 pub mod commands;
+pub mod forecast;
 pub mod run_config;
 pub mod training;
+pub mod verification;
 
 /// Exit codes every `vejr` command keeps: 0 success, 1 runtime failure, 2 bad usage or bad input.
 pub mod exit {

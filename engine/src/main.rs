@@ -51,6 +51,51 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },
+    /// Run a trained model forward from an initial condition and write CF-NetCDF.
+    Forecast {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Analysis files (NetCDF or GRIB) holding t−Δt and t of every variable.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["store", "date"])]
+        init: Vec<PathBuf>,
+        /// Start from this store's analyses at --date.
+        #[arg(long, requires = "date")]
+        store: Option<PathBuf>,
+        /// Initial time, e.g. 1996-01-16T00:00:00Z.
+        #[arg(long, requires = "store")]
+        date: Option<chrono::DateTime<chrono::Utc>>,
+        /// How far ahead: 240h, 10d, or a number of model steps.
+        #[arg(long)]
+        lead: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceKind,
+    },
+    /// Score forecasts against analyses (RMSE, ACC, bias), with persistence and climatology.
+    Evaluate {
+        /// Forecast NetCDF files written by vejr forecast.
+        #[arg(long = "forecast")]
+        forecasts: Vec<PathBuf>,
+        /// A glob of forecast files, scores aggregated by lead time.
+        #[arg(long = "forecasts")]
+        glob: Option<String>,
+        /// Store of the verifying analyses.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Store whose statistics-period mean is the climatology (default: the truth's).
+        #[arg(long)]
+        climatology: Option<PathBuf>,
+        /// Directory for scores.csv and the PNG charts.
+        #[arg(long)]
+        out: PathBuf,
+        /// Variable drawn on the maps (default: the first).
+        #[arg(long)]
+        map_variable: Option<String>,
+        /// Lead times in hours for the maps (default: first and last).
+        #[arg(long, value_delimiter = ',')]
+        map_leads: Vec<i64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,6 +117,40 @@ fn main() -> ExitCode {
             };
             commands::train::run(config, &options, *device)
         }
+        Command::Forecast {
+            checkpoint,
+            init,
+            store,
+            date,
+            lead,
+            out,
+            device,
+        } => commands::forecast::run(&commands::forecast::ForecastArgs {
+            checkpoint,
+            init,
+            store: store.as_deref(),
+            date: *date,
+            lead,
+            out,
+            device: *device,
+        }),
+        Command::Evaluate {
+            forecasts,
+            glob,
+            truth,
+            climatology,
+            out,
+            map_variable,
+            map_leads,
+        } => commands::evaluate::run(&commands::evaluate::EvaluateArgs {
+            forecasts,
+            glob: glob.as_deref(),
+            truth,
+            climatology: climatology.as_deref(),
+            out,
+            map_variable: map_variable.as_deref(),
+            map_leads,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,14 +29,14 @@ impl LossWeights {
         let area = area_weights(latitudes, longitudes);
         let pressures: Vec<f64> = columns
             .iter()
-            .filter(|c| c.level_type == "pressure")
+            .filter(|c| c.level_type == "pressure_level")
             .map(|c| c.level)
             .collect();
         let mean_pressure = pressures.iter().sum::<f64>() / pressures.len().max(1) as f64;
         let mut channel: Vec<f64> = columns
             .iter()
             .map(|c| {
-                let level = if c.level_type == "pressure" {
+                let level = if c.level_type == "pressure_level" {
                     c.level / mean_pressure
                 } else {
                     1.0
@@ -257,8 +257,8 @@ mod tests {
         assert_eq!(area[0], area[16]);
 
         let cols = [
-            column("t_850", "pressure", 850.0),
-            column("t_250", "pressure", 250.0),
+            column("t_850", "pressure_level", 850.0),
+            column("t_250", "pressure_level", 250.0),
             column("2t", "surface", 0.0),
         ];
         let refs: Vec<&Column> = cols.iter().collect();

@@ -1,0 +1,114 @@
+//! `vejr evaluate --forecast F… | --forecasts GLOB --truth STORE [--climatology STORE] --out DIR`.
+
+use std::path::{Path, PathBuf};
+
+use vejr_ingest::store::Store;
+
+use crate::verification::{self, ForecastFile, plots};
+use crate::{CommandError, CommandResult};
+
+pub struct EvaluateArgs<'a> {
+    pub forecasts: &'a [PathBuf],
+    pub glob: Option<&'a str>,
+    pub truth: &'a Path,
+    pub climatology: Option<&'a Path>,
+    pub out: &'a Path,
+    pub map_variable: Option<&'a str>,
+    pub map_leads: &'a [i64],
+}
+
+pub fn run(a: &EvaluateArgs) -> CommandResult {
+    let mut paths = a.forecasts.to_vec();
+    if let Some(pattern) = a.glob {
+        let found: Vec<PathBuf> = glob::glob(pattern)
+            .map_err(|e| CommandError::bad_input(format!("--forecasts {pattern}: {e}")))?
+            .flatten()
+            .collect();
+        if found.is_empty() {
+            return Err(CommandError::bad_input(format!(
+                "--forecasts {pattern}: no file matches"
+            )));
+        }
+        paths.extend(found);
+    }
+    if paths.is_empty() {
+        return Err(CommandError::bad_input("give --forecast FILE or --forecasts GLOB"));
+    }
+    let forecasts = paths
+        .iter()
+        .map(|p| ForecastFile::open(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CommandError::bad_input)?;
+    let truth = Store::open(a.truth)?;
+    let climatology = match a.climatology {
+        Some(path) => {
+            let c = Store::open(path)?;
+            let clim = verification::climatology(&c).map_err(CommandError::failure)?;
+            // Reorder to the truth's columns.
+            truth
+                .columns
+                .iter()
+                .map(|col| {
+                    c.column_index(&col.name).map(|i| clim[i].clone()).ok_or_else(|| {
+                        CommandError::bad_input(format!("{}: no {} in the climatology", path.display(), col.name))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        None => verification::climatology(&truth).map_err(CommandError::failure)?,
+    };
+    let table = verification::evaluate(&forecasts, &truth, &climatology).map_err(CommandError::bad_input)?;
+    std::fs::create_dir_all(a.out).map_err(|e| CommandError::failure(format!("{}: {e}", a.out.display())))?;
+    let csv = a.out.join("scores.csv");
+    verification::write_csv(&table, &csv).map_err(CommandError::failure)?;
+    print!("{}", verification::format_table(&table));
+
+    let mut pictures = Vec::new();
+    let columns: Vec<String> = forecasts[0].columns.iter().map(|c| c.0.clone()).collect();
+    for column in &columns {
+        for (acc, name) in [(false, "rmse"), (true, "acc")] {
+            let path = a.out.join(format!("{name}_{column}.png"));
+            plots::score_chart(&table, column, acc, &path).map_err(CommandError::failure)?;
+            pictures.push(path);
+        }
+    }
+    let first = &forecasts[0];
+    let map_column = a.map_variable.unwrap_or(&columns[0]);
+    let c = first
+        .columns
+        .iter()
+        .position(|x| x.0 == map_column)
+        .ok_or_else(|| CommandError::bad_input(format!("--map-variable {map_column} is not in the forecast")))?;
+    let tc = truth.column_index(map_column).expect("checked by evaluate");
+    let leads: Vec<i64> = if a.map_leads.is_empty() {
+        let all: Vec<i64> = first.lead_hours.iter().map(|h| h.round() as i64).collect();
+        vec![all[0], all[all.len() - 1]]
+    } else {
+        a.map_leads.to_vec()
+    };
+    for lead in leads {
+        let Some(k) = first.lead_hours.iter().position(|h| h.round() as i64 == lead) else {
+            return Err(CommandError::bad_input(format!(
+                "--map-leads: the forecast has no +{lead} h"
+            )));
+        };
+        let valid = first.reference_time + chrono::TimeDelta::hours(lead);
+        let Some(t) = truth.time_index(valid) else { continue };
+        let observed = truth.read_sample(t, &[tc])?[..truth.grid.len()].to_vec();
+        let forecast = first.field(c, k).map_err(CommandError::failure)?;
+        let path = a.out.join(format!("map_{map_column}_{lead:03}h.png"));
+        let title = format!(
+            "{map_column} from {} at +{lead} h (valid {})",
+            first.reference_time.format("%Y-%m-%d %HZ"),
+            valid.format("%Y-%m-%d %HZ")
+        );
+        plots::map_panels(&first.latitudes, &first.longitudes, &forecast, &observed, &title, &path)
+            .map_err(CommandError::failure)?;
+        pictures.push(path);
+    }
+    println!("scores: {}", csv.display());
+    for p in pictures {
+        println!("plot: {}", p.display());
+    }
+    Ok(())
+}

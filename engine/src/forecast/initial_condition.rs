@@ -1,0 +1,258 @@
+//! The initial condition: the analyses at t−Δt and t for every variable the checkpoint predicts,
+//! from a store date or from NetCDF/GRIB files, checked against the checkpoint before any
+//! compute. Every problem found is listed in one message.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vejr_ingest::SourceHints;
+use vejr_ingest::store::Store;
+use vejr_models::checkpoint::CheckpointMetadata;
+
+/// `[gridpoint][channel]` states in physical units.
+pub struct InitialCondition {
+    pub previous: Vec<f32>,
+    pub current: Vec<f32>,
+    pub statics: Option<Vec<f32>>,
+    pub reference_time: DateTime<Utc>,
+    /// Where it came from, for the output's provenance.
+    pub sources: Vec<String>,
+}
+
+fn same(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
+}
+
+fn grid_problem(meta: &CheckpointMetadata, lat: &[f64], lon: &[f64], what: &str) -> Option<String> {
+    (!(same(lat, &meta.latitudes) && same(lon, &meta.longitudes))).then(|| {
+        format!(
+            "{what} is on a {}×{} grid, the checkpoint on {}×{} ({:.2}..{:.2}°N, {:.2}..{:.2}°E)",
+            lat.len(),
+            lon.len(),
+            meta.latitudes.len(),
+            meta.longitudes.len(),
+            meta.latitudes.last().copied().unwrap_or(0.0),
+            meta.latitudes.first().copied().unwrap_or(0.0),
+            meta.longitudes.first().copied().unwrap_or(0.0),
+            meta.longitudes.last().copied().unwrap_or(0.0),
+        )
+    })
+}
+
+/// Interleaves per-column fields `[column][gridpoint]` into `[gridpoint][column]`.
+fn interleave(fields: &[Vec<f32>]) -> Vec<f32> {
+    let (c, n) = (fields.len(), fields.first().map_or(0, |f| f.len()));
+    let mut out = vec![0.0; c * n];
+    for (k, f) in fields.iter().enumerate() {
+        for (p, v) in f.iter().enumerate() {
+            out[p * c + k] = *v;
+        }
+    }
+    out
+}
+
+fn nan_problems(names: &[String], fields: &[Vec<f32>], allowed: Option<&[bool]>, when: DateTime<Utc>) -> Vec<String> {
+    names
+        .iter()
+        .zip(fields)
+        .filter_map(|(name, f)| {
+            let bad = f
+                .iter()
+                .enumerate()
+                .filter(|(p, v)| !v.is_finite() && allowed.is_none_or(|m| m[*p]))
+                .count();
+            (bad > 0).then(|| {
+                format!(
+                    "{name} at {} has {bad} missing or non-finite values",
+                    when.format("%Y-%m-%dT%H:%MZ")
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn from_store(path: &Path, date: DateTime<Utc>, meta: &CheckpointMetadata) -> Result<InitialCondition, String> {
+    let store = Store::open(path).map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    let mut index = |name: &String| {
+        let i = store.column_index(name);
+        if i.is_none() {
+            problems.push(format!("variable {name} is not in the store"));
+        }
+        i
+    };
+    let columns: Vec<Option<usize>> = meta.columns.iter().map(&mut index).collect();
+    let statics: Vec<Option<usize>> = meta.static_fields.iter().map(&mut index).collect();
+    problems.extend(grid_problem(
+        meta,
+        &store.grid.latitudes,
+        &store.grid.longitudes,
+        "the store",
+    ));
+    if store.time_step.num_seconds() != meta.time_step_seconds {
+        problems.push(format!(
+            "the store's time step is {} s, the checkpoint's {} s",
+            store.time_step.num_seconds(),
+            meta.time_step_seconds
+        ));
+    }
+    let step = TimeDelta::seconds(meta.time_step_seconds);
+    let fmt = |d: DateTime<Utc>| d.format("%Y-%m-%dT%H:%MZ").to_string();
+    let (t, t0) = (store.time_index(date), store.time_index(date - step));
+    if t.is_none() {
+        problems.push(format!("no analysis at {} in the store", fmt(date)));
+    }
+    if t0.is_none() {
+        problems.push(format!("no analysis at {} (t−Δt) in the store", fmt(date - step)));
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "initial condition from {}: {}",
+            path.display(),
+            problems.join("; ")
+        ));
+    }
+    let columns: Vec<usize> = columns.into_iter().flatten().collect();
+    let read = |t: usize, cols: &[usize]| -> Result<Vec<Vec<f32>>, String> {
+        let raw = store.read_sample(t, cols).map_err(|e| e.to_string())?;
+        let stride = store.members.len() * store.grid.len();
+        Ok(raw.chunks(stride).map(|c| c[..store.grid.len()].to_vec()).collect())
+    };
+    let (t, t0) = (t.expect("checked"), t0.expect("checked"));
+    let previous = read(t0, &columns)?;
+    let current = read(t, &columns)?;
+    // Points outside the store's mask (missing in every field) stay missing in the forecast.
+    let allowed: Vec<bool> = store.mask.clone();
+    let mut problems = nan_problems(&meta.columns, &previous, Some(&allowed), date - step);
+    problems.extend(nan_problems(&meta.columns, &current, Some(&allowed), date));
+    if !problems.is_empty() {
+        return Err(format!(
+            "initial condition from {}: {}",
+            path.display(),
+            problems.join("; ")
+        ));
+    }
+    let statics: Vec<usize> = statics.into_iter().flatten().collect();
+    Ok(InitialCondition {
+        previous: interleave(&previous),
+        current: interleave(&current),
+        statics: (!statics.is_empty())
+            .then(|| read(0, &statics).map(|f| interleave(&f)))
+            .transpose()?,
+        reference_time: date,
+        sources: vec![format!("{} at {}", path.display(), fmt(date))],
+    })
+}
+
+/// Where a field is: (source, variable, level, time index).
+type Location = (usize, usize, usize, usize);
+
+/// From analysis files: the last time they hold is t, the one a time step before is t−Δt.
+pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<InitialCondition, String> {
+    let mut sources = Vec::new();
+    for p in paths {
+        sources.push(vejr_ingest::open(p, &SourceHints::default()).map_err(|e| e.to_string())?);
+    }
+    let mut problems = Vec::new();
+    for s in &sources {
+        let h = s.header();
+        problems.extend(grid_problem(
+            meta,
+            &h.grid.latitudes,
+            &h.grid.longitudes,
+            &h.path.display().to_string(),
+        ));
+    }
+    if !meta.static_fields.is_empty() {
+        problems.push(format!(
+            "the checkpoint needs static fields ({}): start from a store (--store, --date)",
+            meta.static_fields.join(", ")
+        ));
+    }
+    let latest = sources
+        .iter()
+        .filter_map(|s| s.header().time.valid_times()?.last().copied())
+        .max();
+    let Some(date) = latest else {
+        return Err(format!("initial condition: no valid times in {}", list(paths)));
+    };
+    let step = TimeDelta::seconds(meta.time_step_seconds);
+    let fmt = |d: DateTime<Utc>| d.format("%Y-%m-%dT%H:%MZ").to_string();
+    // Where each column and time is: (source, variable, level, time index).
+    let mut found: Vec<[Option<Location>; 2]> = Vec::new();
+    for name in &meta.columns {
+        let mut at = [None, None];
+        for (s, source) in sources.iter().enumerate() {
+            let h = source.header();
+            let Some(times) = h.time.valid_times() else { continue };
+            for (v, info) in h.variables.iter().enumerate() {
+                for (l, &level) in info.levels.iter().enumerate() {
+                    let column = if info.level_type == vejr_ingest::LevelType::Surface {
+                        info.name.clone()
+                    } else {
+                        format!("{}_{}", info.name, vejr_ingest::fields::format_level(level))
+                    };
+                    if &column != name {
+                        continue;
+                    }
+                    for (k, when) in [date - step, date].into_iter().enumerate() {
+                        if let Some(ti) = times.iter().position(|&x| x == when) {
+                            at[k] = Some((s, v, l, ti));
+                        }
+                    }
+                }
+            }
+        }
+        for (k, when) in [date - step, date].into_iter().enumerate() {
+            if at[k].is_none() {
+                problems.push(format!("{name} at {} is in none of the files", fmt(when)));
+            }
+        }
+        found.push(at);
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "initial condition from {}: {}",
+            list(paths),
+            problems.join("; ")
+        ));
+    }
+    let read = |k: usize| -> Result<Vec<Vec<f32>>, String> {
+        found
+            .iter()
+            .map(|at| {
+                let (s, v, l, ti) = at[k].expect("checked");
+                let h = sources[s].header();
+                let points = h.grid.len();
+                let slab = sources[s].read(v, ti).map_err(|e| e.to_string())?;
+                let offset = l * h.members.len() * points;
+                Ok(slab[offset..offset + points].to_vec())
+            })
+            .collect()
+    };
+    let (previous, current) = (read(0)?, read(1)?);
+    let mut problems = nan_problems(&meta.columns, &previous, None, date - step);
+    problems.extend(nan_problems(&meta.columns, &current, None, date));
+    if !problems.is_empty() {
+        return Err(format!(
+            "initial condition from {}: {}",
+            list(paths),
+            problems.join("; ")
+        ));
+    }
+    Ok(InitialCondition {
+        previous: interleave(&previous),
+        current: interleave(&current),
+        statics: None,
+        reference_time: date,
+        sources: paths.iter().map(|p| p.display().to_string()).collect(),
+    })
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,198 @@
+//! `vejr forecast`: initial condition → autoregressive rollout → CF-NetCDF, each lead time
+//! written as soon as it is computed.
+
+pub mod initial_condition;
+pub mod netcdf_output;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::backend::Backend;
+use chrono::TimeDelta;
+use vejr_ingest::progress::Progress;
+use vejr_ingest::store::Column;
+use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
+use vejr_models::forcings::FORCING_CHANNELS;
+use vejr_models::graph::{GridPoints, WeatherGraph};
+use vejr_models::{Forecaster, GraphTensors};
+
+use crate::{CommandError, CommandResult};
+use initial_condition::InitialCondition;
+use netcdf_output::{ForecastWriter, OutputGrid};
+
+/// `--lead`: `240h`, `10d` or a number of model steps.
+pub fn parse_lead(text: &str, step_seconds: i64) -> Result<usize, String> {
+    let t = text.trim();
+    if let Ok(steps) = t.parse::<usize>() {
+        return Ok(steps);
+    }
+    let d = vejr_ingest::store::config::parse_duration(t).map_err(|e| format!("--lead {t}: {e}"))?;
+    if d.num_seconds() <= 0 || d.num_seconds() % step_seconds != 0 {
+        return Err(format!(
+            "--lead {t} is not a positive multiple of the model's {} h step",
+            step_seconds as f64 / 3600.0
+        ));
+    }
+    Ok((d.num_seconds() / step_seconds) as usize)
+}
+
+pub struct ForecastReport {
+    pub path: PathBuf,
+    pub steps: usize,
+    pub seconds: f64,
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// The process's peak resident memory (Linux), for the summary and the memory test.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub fn columns_of(meta: &CheckpointMetadata) -> Vec<Column> {
+    serde_json::from_value(meta.column_details.clone()).unwrap_or_else(|_| {
+        meta.columns
+            .iter()
+            .map(|n| Column {
+                name: n.clone(),
+                variable: n.clone(),
+                level_type: "surface".into(),
+                level: 0.0,
+                units: None,
+                standard_name: None,
+                long_name: None,
+            })
+            .collect()
+    })
+}
+
+pub fn run<B: Backend>(
+    checkpoint_path: &Path,
+    meta: &CheckpointMetadata,
+    initial: InitialCondition,
+    steps: usize,
+    out: &Path,
+    device: &B::Device,
+) -> CommandResult<ForecastReport> {
+    let expected = Expectation {
+        columns: Some(&meta.columns),
+        latitudes: Some(&meta.latitudes),
+        longitudes: Some(&meta.longitudes),
+        time_step_seconds: Some(meta.time_step_seconds),
+    };
+    let (model, _): (Forecaster<B>, _) =
+        checkpoint::load(checkpoint_path, &expected, device).map_err(|e| CommandError::bad_input(e.to_string()))?;
+    let grid = GridPoints {
+        latitudes: meta.latitudes.clone(),
+        longitudes: meta.longitudes.clone(),
+    };
+    let graph = WeatherGraph::build(&grid, meta.model.mesh_level).map_err(|e| CommandError::failure(e.to_string()))?;
+    let tensors = GraphTensors::<B>::new(&graph, device);
+    let points = grid.len();
+    let channels = meta.columns.len();
+    let state = |v: Vec<f32>| vejr_models::float_tensor::<B, 3>(v, [1, points, channels], device);
+    let statics = initial
+        .statics
+        .clone()
+        .map(|s| vejr_models::float_tensor::<B, 3>(s.clone(), [1, points, s.len() / points], device));
+    let step = TimeDelta::seconds(meta.time_step_seconds);
+    let reference = initial.reference_time;
+
+    let hash = checkpoint_fingerprint(checkpoint_path);
+    let training = &meta.training;
+    let attributes = [
+        (
+            "vejr_version",
+            format!("{} ({})", env!("CARGO_PKG_VERSION"), env!("VEJR_GIT_REVISION")),
+        ),
+        ("checkpoint", checkpoint_path.display().to_string()),
+        ("checkpoint_fnv1a", hash),
+        (
+            "checkpoint_vejr_version",
+            format!("{} ({})", meta.vejr_version, meta.git_revision),
+        ),
+        (
+            "training_period",
+            format!(
+                "{} to {}",
+                training["train_start"].as_str().unwrap_or("?"),
+                training["train_end"].as_str().unwrap_or("?")
+            ),
+        ),
+        ("initial_condition", initial.sources.join(", ")),
+        (
+            "history",
+            format!(
+                "{} {}",
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+                std::env::args().collect::<Vec<_>>().join(" ")
+            ),
+        ),
+    ];
+    let columns = columns_of(meta);
+    let mut writer = ForecastWriter::create(
+        out,
+        &columns,
+        OutputGrid {
+            latitudes: &meta.latitudes,
+            longitudes: &meta.longitudes,
+        },
+        reference,
+        &attributes,
+    )
+    .map_err(CommandError::failure)?;
+
+    let forcings_of = |k: usize| {
+        let now = reference + step * k as i32;
+        let parts = [now - step, now, now + step].map(|t| vejr_models::forcings::forcings(&grid, t));
+        let mut v = Vec::with_capacity(points * 3 * FORCING_CHANNELS);
+        for p in 0..points {
+            for part in &parts {
+                v.extend_from_slice(&part[p * FORCING_CHANNELS..(p + 1) * FORCING_CHANNELS]);
+            }
+        }
+        vejr_models::float_tensor::<B, 3>(v, [1, points, 3 * FORCING_CHANNELS], device)
+    };
+    let bar = Progress::new("forecast", steps as u64, "steps");
+    let started = Instant::now();
+    let mut failure: Option<String> = None;
+    model.rollout(
+        &tensors,
+        &meta.normalization,
+        state(initial.previous),
+        state(initial.current),
+        forcings_of,
+        statics,
+        steps,
+        |k, next| {
+            if failure.is_some() {
+                return;
+            }
+            let values: Vec<f32> = next.clone().into_data().convert::<f32>().to_vec().unwrap_or_default();
+            if let Err(e) = writer.write_step(reference + step * (k as i32 + 1), &values) {
+                failure = Some(e);
+            }
+            bar.inc(1);
+        },
+    );
+    if let Some(e) = failure {
+        return Err(CommandError::failure(e));
+    }
+    bar.finish();
+    let path = writer.finish().map_err(CommandError::failure)?;
+    Ok(ForecastReport {
+        path,
+        steps,
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss_kib: peak_rss_kib(),
+    })
+}
+
+fn checkpoint_fingerprint(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}

@@ -1,0 +1,246 @@
+//! The forecast as CF-1.10 NetCDF4, written one lead time at a time so memory stays flat
+//! however long the forecast. The file exists as `F.nc.partial` until the last step is in and
+//! synced; only then is it renamed to `F.nc`.
+//!
+//! Layout: `time` (valid time, unlimited) with `forecast_period` (lead time) and the scalar
+//! `forecast_reference_time`; `pressure_level` when any variable has levels; `latitude`
+//! (north to south, as the model's grid) and `longitude`. One chunk per time step, deflated.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use vejr_ingest::store::Column;
+
+pub struct ForecastWriter {
+    file: Option<netcdf::FileMut>,
+    partial: PathBuf,
+    path: PathBuf,
+    /// Per output variable: its name and, per level, the state channel (None: not predicted).
+    variables: Vec<(String, Vec<Option<usize>>)>,
+    points: (usize, usize),
+    reference_time: DateTime<Utc>,
+    written: usize,
+}
+
+pub struct OutputGrid<'a> {
+    pub latitudes: &'a [f64],
+    pub longitudes: &'a [f64],
+}
+
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn nc(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+impl ForecastWriter {
+    pub fn create(
+        path: &Path,
+        columns: &[Column],
+        grid: OutputGrid,
+        reference_time: DateTime<Utc>,
+        attributes: &[(&str, String)],
+    ) -> Result<Self, String> {
+        let partial = partial_path(path);
+        let _ = std::fs::remove_file(&partial);
+        let mut file = netcdf::create_with(&partial, netcdf::Options::NETCDF4).map_err(|e| nc(&partial, e))?;
+        let e = |err: netcdf::Error| nc(&partial, err);
+        let (ny, nx) = (grid.latitudes.len(), grid.longitudes.len());
+
+        let mut levels: Vec<f64> = columns
+            .iter()
+            .filter(|c| c.level_type == "pressure_level")
+            .map(|c| c.level)
+            .collect();
+        levels.sort_by(|a, b| b.total_cmp(a));
+        levels.dedup();
+
+        file.add_unlimited_dimension("time").map_err(e)?;
+        if !levels.is_empty() {
+            file.add_dimension("pressure_level", levels.len()).map_err(e)?;
+        }
+        file.add_dimension("latitude", ny).map_err(e)?;
+        file.add_dimension("longitude", nx).map_err(e)?;
+
+        let since = format!("hours since {}", reference_time.format("%Y-%m-%d %H:%M:%S"));
+        {
+            let mut v = file.add_variable::<f64>("time", &["time"]).map_err(e)?;
+            for (k, val) in [
+                ("standard_name", "time"),
+                ("long_name", "valid time"),
+                ("axis", "T"),
+                ("calendar", "proleptic_gregorian"),
+            ] {
+                v.put_attribute(k, val).map_err(e)?;
+            }
+            v.put_attribute("units", since.as_str()).map_err(e)?;
+        }
+        {
+            let mut v = file.add_variable::<f64>("forecast_period", &["time"]).map_err(e)?;
+            v.put_attribute("standard_name", "forecast_period").map_err(e)?;
+            v.put_attribute("long_name", "lead time").map_err(e)?;
+            v.put_attribute("units", "hours").map_err(e)?;
+        }
+        {
+            let mut v = file.add_variable::<f64>("forecast_reference_time", &[]).map_err(e)?;
+            v.put_attribute("standard_name", "forecast_reference_time").map_err(e)?;
+            v.put_attribute("long_name", "initial time of the forecast")
+                .map_err(e)?;
+            v.put_attribute("units", since.as_str()).map_err(e)?;
+            v.put_attribute("calendar", "proleptic_gregorian").map_err(e)?;
+            v.put_value(0.0f64, ..).map_err(e)?;
+        }
+        if !levels.is_empty() {
+            let mut v = file
+                .add_variable::<f64>("pressure_level", &["pressure_level"])
+                .map_err(e)?;
+            v.put_attribute("standard_name", "air_pressure").map_err(e)?;
+            v.put_attribute("long_name", "pressure level").map_err(e)?;
+            v.put_attribute("units", "hPa").map_err(e)?;
+            v.put_attribute("positive", "down").map_err(e)?;
+            v.put_attribute("axis", "Z").map_err(e)?;
+            v.put_values(&levels, ..).map_err(e)?;
+        }
+        for (name, values, units, standard, axis) in [
+            ("latitude", grid.latitudes, "degrees_north", "latitude", "Y"),
+            ("longitude", grid.longitudes, "degrees_east", "longitude", "X"),
+        ] {
+            let mut v = file.add_variable::<f64>(name, &[name]).map_err(e)?;
+            v.put_attribute("standard_name", standard).map_err(e)?;
+            v.put_attribute("long_name", standard).map_err(e)?;
+            v.put_attribute("units", units).map_err(e)?;
+            v.put_attribute("axis", axis).map_err(e)?;
+            v.put_values(values, ..).map_err(e)?;
+        }
+
+        // Output variables: one per store variable, levelled ones on pressure_level.
+        let mut variables: Vec<(String, Vec<Option<usize>>)> = Vec::new();
+        for (channel, c) in columns.iter().enumerate() {
+            let levelled = c.level_type == "pressure_level";
+            let name = if levelled { c.variable.clone() } else { c.name.clone() };
+            let slot = match variables.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    let width = if levelled { levels.len() } else { 1 };
+                    let dims: Vec<&str> = if levelled {
+                        vec!["time", "pressure_level", "latitude", "longitude"]
+                    } else {
+                        vec!["time", "latitude", "longitude"]
+                    };
+                    let mut v = file.add_variable::<f32>(&name, &dims).map_err(e)?;
+                    let chunk: Vec<usize> = if levelled {
+                        vec![1, width, ny, nx]
+                    } else {
+                        vec![1, ny, nx]
+                    };
+                    v.set_chunking(&chunk).map_err(e)?;
+                    v.set_compression(4, true).map_err(e)?;
+                    v.set_fill_value(f32::NAN).map_err(e)?;
+                    if let Some(s) = &c.standard_name {
+                        v.put_attribute("standard_name", s.as_str()).map_err(e)?;
+                    }
+                    v.put_attribute(
+                        "long_name",
+                        c.long_name.clone().unwrap_or_else(|| name.clone()).as_str(),
+                    )
+                    .map_err(e)?;
+                    v.put_attribute("units", c.units.clone().unwrap_or_else(|| "1".into()).as_str())
+                        .map_err(e)?;
+                    v.put_attribute("coordinates", "forecast_reference_time forecast_period")
+                        .map_err(e)?;
+                    variables.push((name.clone(), vec![None; width]));
+                    variables.len() - 1
+                }
+            };
+            let level = if levelled {
+                levels.iter().position(|&l| l == c.level).expect("collected above")
+            } else {
+                0
+            };
+            variables[slot].1[level] = Some(channel);
+        }
+
+        file.add_attribute("Conventions", "CF-1.10").map_err(e)?;
+        file.add_attribute("title", "vejr machine-learned forecast")
+            .map_err(e)?;
+        file.add_attribute("source", "vejr graph neural network forecaster")
+            .map_err(e)?;
+        for (k, v) in attributes {
+            file.add_attribute(k, v.as_str()).map_err(e)?;
+        }
+        Ok(Self {
+            file: Some(file),
+            partial,
+            path: path.to_owned(),
+            variables,
+            points: (ny, nx),
+            reference_time,
+            written: 0,
+        })
+    }
+
+    /// Appends the state `[gridpoint][channel]` valid at `valid_time`.
+    pub fn write_step(&mut self, valid_time: DateTime<Utc>, state: &[f32]) -> Result<(), String> {
+        let partial = self.partial.clone();
+        let e = |err: netcdf::Error| nc(&partial, err);
+        let file = self.file.as_mut().ok_or("forecast file already closed")?;
+        let k = self.written;
+        let hours = (valid_time - self.reference_time).num_seconds() as f64 / 3600.0;
+        let channels = state.len() / (self.points.0 * self.points.1);
+        file.variable_mut("time")
+            .ok_or("no time variable")?
+            .put_value(hours, [k])
+            .map_err(e)?;
+        file.variable_mut("forecast_period")
+            .ok_or("no forecast_period variable")?
+            .put_value(hours, [k])
+            .map_err(e)?;
+        let n = self.points.0 * self.points.1;
+        for (name, levels) in &self.variables {
+            let mut values = vec![f32::NAN; levels.len() * n];
+            for (l, channel) in levels.iter().enumerate() {
+                if let Some(c) = channel {
+                    for p in 0..n {
+                        values[l * n + p] = state[p * channels + c];
+                    }
+                }
+            }
+            let mut v = file.variable_mut(name).ok_or("variable vanished")?;
+            if levels.len() > 1 || v.dimensions().len() == 4 {
+                v.put_values(&values, (k..k + 1, .., .., ..)).map_err(e)?;
+            } else {
+                v.put_values(&values, (k..k + 1, .., ..)).map_err(e)?;
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Closes, syncs and renames the file to its final name.
+    pub fn finish(mut self) -> Result<PathBuf, String> {
+        if let Some(file) = self.file.take() {
+            file.close().map_err(|e| nc(&self.partial, e))?;
+        }
+        std::fs::File::open(&self.partial)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| nc(&self.partial, e))?;
+        std::fs::rename(&self.partial, &self.path).map_err(|e| nc(&self.path, e))?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for ForecastWriter {
+    /// An unfinished forecast (an error half way) leaves no file behind.
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `vejr evaluate`: forecasts against analyses, next to persistence and climatology on the same
+//! cases, per variable, level and lead time.
+
+pub mod plots;
+pub mod scores;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vejr_ingest::store::Store;
+
+use scores::{Aggregate, field_scores, latitude_weights};
+
+/// One forecast file as vejr writes it: per store column, a field per lead time.
+pub struct ForecastFile {
+    pub path: PathBuf,
+    pub reference_time: DateTime<Utc>,
+    pub lead_hours: Vec<f64>,
+    pub latitudes: Vec<f64>,
+    pub longitudes: Vec<f64>,
+    /// (store column name, variable, level index or None).
+    pub columns: Vec<(String, String, Option<usize>)>,
+    file: netcdf::File,
+}
+
+fn nc(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+impl ForecastFile {
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let file = netcdf::open(path).map_err(|e| nc(path, e))?;
+        let get = |name: &str| -> Result<Vec<f64>, String> {
+            file.variable(name)
+                .ok_or_else(|| nc(path, format!("no {name} variable: not a vejr forecast")))?
+                .get_values::<f64, _>(..)
+                .map_err(|e| nc(path, e))
+        };
+        let units = match file
+            .variable("forecast_reference_time")
+            .and_then(|v| v.attribute_value("units"))
+        {
+            Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+            _ => return Err(nc(path, "forecast_reference_time has no units: not a vejr forecast")),
+        };
+        let since = units
+            .strip_prefix("hours since ")
+            .ok_or_else(|| nc(path, "unexpected time units"))?;
+        let base = chrono::NaiveDateTime::parse_from_str(since, "%Y-%m-%d %H:%M:%S")
+            .map_err(|e| nc(path, format!("time units {units}: {e}")))?
+            .and_utc();
+        let offset = get("forecast_reference_time")?[0];
+        let reference_time = base + TimeDelta::seconds((offset * 3600.0).round() as i64);
+        let levels = file
+            .variable("pressure_level")
+            .map(|v| v.get_values::<f64, _>(..))
+            .transpose()
+            .map_err(|e| nc(path, e))?
+            .unwrap_or_default();
+        let mut columns = Vec::new();
+        for v in file.variables() {
+            let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+            match dims.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
+                ["time", "latitude", "longitude"] => columns.push((v.name(), v.name(), None)),
+                ["time", "pressure_level", "latitude", "longitude"] => {
+                    for (i, l) in levels.iter().enumerate() {
+                        columns.push((
+                            format!("{}_{}", v.name(), vejr_ingest::fields::format_level(*l)),
+                            v.name(),
+                            Some(i),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            reference_time,
+            lead_hours: get("forecast_period")?,
+            latitudes: get("latitude")?,
+            longitudes: get("longitude")?,
+            columns,
+            file,
+        })
+    }
+
+    /// The field of column `c` at lead index `k`.
+    pub fn field(&self, c: usize, k: usize) -> Result<Vec<f32>, String> {
+        let (_, variable, level) = &self.columns[c];
+        let v = self.file.variable(variable).ok_or("variable vanished")?;
+        match level {
+            None => v.get_values::<f32, _>((k, .., ..)),
+            Some(l) => v.get_values::<f32, _>((k, *l, .., ..)),
+        }
+        .map_err(|e| nc(&self.path, e))
+    }
+}
+
+pub const SYSTEMS: [&str; 3] = ["model", "persistence", "climatology"];
+
+/// Scores keyed by (column, lead hours, system).
+pub type ScoreTable = BTreeMap<(String, i64, &'static str), Aggregate>;
+
+/// Per-point mean of each store column over the store's statistics period (NaN-skipping).
+pub fn climatology(store: &Store) -> Result<Vec<Vec<f32>>, String> {
+    let n = store.grid.len();
+    let stride = store.members.len() * n;
+    let mut sums = vec![vec![0.0f64; n]; store.columns.len()];
+    let mut counts = vec![vec![0u32; n]; store.columns.len()];
+    for (t, d) in store.dates.iter().enumerate() {
+        if *d < store.statistics_start || *d > store.statistics_end {
+            continue;
+        }
+        let all = store.read_time(t).map_err(|e| e.to_string())?;
+        for c in 0..store.columns.len() {
+            for p in 0..n {
+                let v = all[c * stride + p];
+                if v.is_finite() {
+                    sums[c][p] += v as f64;
+                    counts[c][p] += 1;
+                }
+            }
+        }
+    }
+    Ok(sums
+        .iter()
+        .zip(&counts)
+        .map(|(s, k)| {
+            s.iter()
+                .zip(k)
+                .map(|(s, &k)| if k > 0 { (s / k as f64) as f32 } else { f32::NAN })
+                .collect()
+        })
+        .collect())
+}
+
+fn truth_field(store: &Store, column: usize, time: DateTime<Utc>) -> Result<Option<Vec<f32>>, String> {
+    let Some(t) = store.time_index(time) else {
+        return Ok(None);
+    };
+    let raw = store.read_sample(t, &[column]).map_err(|e| e.to_string())?;
+    Ok(Some(raw[..store.grid.len()].to_vec()))
+}
+
+/// Scores every forecast against `truth`, with persistence (the analysis at the reference time)
+/// and `climatology` as baselines on the same cases.
+pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f32>]) -> Result<ScoreTable, String> {
+    let mut table = ScoreTable::new();
+    for f in forecasts {
+        let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        if !(same(&f.latitudes, &truth.grid.latitudes) && same(&f.longitudes, &truth.grid.longitudes)) {
+            return Err(format!(
+                "{} is on a {}×{} grid, the truth {} on {}×{}",
+                f.path.display(),
+                f.latitudes.len(),
+                f.longitudes.len(),
+                truth.path.display(),
+                truth.grid.latitudes.len(),
+                truth.grid.longitudes.len()
+            ));
+        }
+        let weights = latitude_weights(&f.latitudes, f.longitudes.len());
+        for (c, (name, _, _)) in f.columns.iter().enumerate() {
+            let Some(tc) = truth.column_index(name) else {
+                return Err(format!(
+                    "{}: variable {name} is not in the truth {}",
+                    f.path.display(),
+                    truth.path.display()
+                ));
+            };
+            let initial = truth_field(truth, tc, f.reference_time)?;
+            for (k, &hours) in f.lead_hours.iter().enumerate() {
+                let valid = f.reference_time + TimeDelta::seconds((hours * 3600.0).round() as i64);
+                let Some(observed) = truth_field(truth, tc, valid)? else {
+                    continue;
+                };
+                let clim = &climatology[tc];
+                let lead = hours.round() as i64;
+                let forecast = f.field(c, k)?;
+                let mut add = |system: &'static str, values: &[f32]| {
+                    if let Some(s) = field_scores(values, &observed, Some(clim), &weights) {
+                        table.entry((name.clone(), lead, system)).or_default().add(s);
+                    }
+                };
+                add("model", &forecast);
+                if let Some(p) = &initial {
+                    add("persistence", p);
+                }
+                add("climatology", clim);
+            }
+        }
+    }
+    if table.is_empty() {
+        return Err("no forecast lead time has an analysis in the truth store to score against".into());
+    }
+    Ok(table)
+}
+
+pub fn write_csv(table: &ScoreTable, path: &Path) -> Result<(), String> {
+    let mut text = String::from("system,variable,lead_hours,rmse,acc,bias,cases\n");
+    for ((column, lead, system), a) in table {
+        text.push_str(&format!(
+            "{system},{column},{lead},{:.6},{},{:.6},{}\n",
+            a.rmse(),
+            a.acc().map_or(String::new(), |v| format!("{v:.6}")),
+            a.bias(),
+            a.cases
+        ));
+    }
+    let tmp = path.with_extension("csv.partial");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| nc(path, e))
+}
+
+/// The table a person reads: per variable and lead, RMSE and ACC of the model and baselines.
+pub fn format_table(table: &ScoreTable) -> String {
+    let mut out = format!(
+        "{:<10} {:>6} {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>10} {:>6}\n",
+        "variable", "lead", "rmse model", "persistence", "climatology", "acc", "acc pers", "acc clim", "bias", "cases"
+    );
+    let mut keys: Vec<(&String, i64)> = table.keys().map(|(c, l, _)| (c, *l)).collect();
+    keys.dedup();
+    for (column, lead) in keys {
+        let get = |s: &'static str| table.get(&(column.clone(), lead, s));
+        let rmse = |s| get(s).map_or("-".into(), |a: &Aggregate| format!("{:.4}", a.rmse()));
+        let acc = |s| {
+            get(s)
+                .and_then(|a: &Aggregate| a.acc())
+                .map_or("-".into(), |v| format!("{v:.3}"))
+        };
+        out.push_str(&format!(
+            "{:<10} {:>5}h {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>10} {:>6}\n",
+            column,
+            lead,
+            rmse("model"),
+            rmse("persistence"),
+            rmse("climatology"),
+            acc("model"),
+            acc("persistence"),
+            acc("climatology"),
+            get("model").map_or("-".into(), |a| format!("{:.4}", a.bias())),
+            get("model").map_or(0, |a| a.cases)
+        ));
+    }
+    out
+}

@@ -1,0 +1,233 @@
+//! `vejr forecast` and `vejr evaluate` with a model trained on the UK ERA5 sample: the file's
+//! CF layout, streaming (no output when killed, memory flat in lead time), refusals of bad
+//! initial conditions, and scores against persistence on real days the model never saw.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use vejr_ingest::test_data::shared_file;
+
+mod common;
+use common::{stderr, stdout, train_config, uk_store, vejr};
+
+/// A tiny model trained on 1–24 March (once per test binary).
+fn checkpoint() -> &'static Path {
+    static CHECKPOINT: OnceLock<PathBuf> = OnceLock::new();
+    CHECKPOINT.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("forecast-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = train_config(
+            &dir,
+            &[
+                ("steps", "300"),
+                ("warmup_steps", "10"),
+                ("validate_every", "300"),
+                ("checkpoint_every", "300"),
+                // Fine-tuned on 4-step rollouts, as GraphCast is, for forecasts beyond one step.
+                (
+                    "curriculum",
+                    "[[training.curriculum]]\nfrom_step = 0\nrollout = 1\n[[training.curriculum]]\nfrom_step = 200\nrollout = 4\n",
+                ),
+            ],
+        );
+        let out = vejr(&["train", "--config", config.to_str().unwrap(), "--overwrite"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        dir.join("run/checkpoints/step-0000300.vejr")
+    })
+}
+
+fn forecast(date: &str, lead: &str, out: &Path) -> std::process::Output {
+    vejr(&[
+        "forecast",
+        "--checkpoint",
+        checkpoint().to_str().unwrap(),
+        "--store",
+        uk_store().to_str().unwrap(),
+        "--date",
+        date,
+        "--lead",
+        lead,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+fn text_attribute(v: Option<netcdf::AttributeValue>) -> String {
+    match v {
+        Some(netcdf::AttributeValue::Str(s)) => s,
+        other => panic!("expected a text attribute, got {other:?}"),
+    }
+}
+
+#[test]
+fn forecast_file_is_cf_with_lead_and_valid_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.nc");
+    let out = forecast("2019-03-25T00:00:00Z", "1d", &path);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("simulated days per minute"), "{}", stdout(&out));
+    let file = netcdf::open(&path).unwrap();
+    let global = |name: &str| text_attribute(file.attribute(name).and_then(|a| a.value().ok()));
+    assert_eq!(global("Conventions"), "CF-1.10");
+    assert!(global("vejr_version").starts_with(env!("CARGO_PKG_VERSION")));
+    assert_eq!(global("checkpoint_fnv1a").len(), 16);
+    assert!(global("training_period").starts_with("2019-03-01T00:00:00Z to 2019-03-24T18:00:00Z"));
+    assert!(global("initial_condition").contains("2019-03-25T00:00Z"));
+    let attr =
+        |var: &str, name: &str| text_attribute(file.variable(var).unwrap().attribute_value(name).and_then(|v| v.ok()));
+    assert_eq!(attr("time", "units"), "hours since 2019-03-25 00:00:00");
+    assert_eq!(attr("time", "standard_name"), "time");
+    assert_eq!(attr("time", "axis"), "T");
+    assert_eq!(attr("forecast_period", "standard_name"), "forecast_period");
+    assert_eq!(
+        attr("forecast_reference_time", "standard_name"),
+        "forecast_reference_time"
+    );
+    assert_eq!(attr("latitude", "units"), "degrees_north");
+    assert_eq!(attr("longitude", "axis"), "X");
+    assert_eq!(attr("2t", "units"), "K");
+    assert_eq!(attr("2t", "coordinates"), "forecast_reference_time forecast_period");
+    let values = |name: &str| file.variable(name).unwrap().get_values::<f64, _>(..).unwrap();
+    assert_eq!(values("forecast_period"), vec![6.0, 12.0, 18.0, 24.0]);
+    assert_eq!(values("time"), vec![6.0, 12.0, 18.0, 24.0]);
+    assert_eq!(values("forecast_reference_time"), vec![0.0]);
+    assert_eq!(values("latitude").len(), 17);
+    let t2m = file.variable("2t").unwrap().get_values::<f32, _>((3, .., ..)).unwrap();
+    assert_eq!(t2m.len(), 17 * 25);
+    assert!(
+        t2m.iter().all(|v| (250.0..310.0).contains(v)),
+        "a 2 m temperature in kelvin"
+    );
+}
+
+#[test]
+fn killed_forecast_leaves_no_file_and_memory_is_flat_in_lead_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let peak = |steps: &str| -> f64 {
+        let out = forecast("2019-03-25T00:00:00Z", steps, &dir.path().join(format!("f{steps}.nc")));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let mib = text.split("peak memory ").nth(1).unwrap().split(' ').next().unwrap();
+        mib.parse().unwrap()
+    };
+    let (short, long) = (peak("4"), peak("40"));
+    assert!(
+        long <= short * 1.10,
+        "peak RSS {long} MiB for 40 steps vs {short} MiB for 4"
+    );
+
+    let path = dir.path().join("killed.nc");
+    let partial = dir.path().join("killed.nc.partial");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vejr"))
+        .args(["forecast", "--checkpoint", checkpoint().to_str().unwrap(), "--store"])
+        .args([
+            uk_store().to_str().unwrap(),
+            "--date",
+            "2019-03-25T00:00:00Z",
+            "--lead",
+            "4000",
+        ])
+        .args(["--out", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !partial.exists() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the long forecast ended too soon");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        partial.exists() && !path.exists(),
+        "a killed forecast must leave no killed.nc"
+    );
+}
+
+#[test]
+fn bad_initial_conditions_get_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("f.nc");
+    let other_grid = shared_file("grib/era5-2mt-2019-03-uk.grib");
+    let other_variables = shared_file("netcdf/era5-pl-members-2017-01-cds2024.nc");
+    for (init, expected) in [
+        (&other_grid, "is on a 33×49 grid, the checkpoint on 17×25"),
+        (&other_variables, "2t at 2017-01-"),
+    ] {
+        let out = vejr(&[
+            "forecast",
+            "--checkpoint",
+            checkpoint().to_str().unwrap(),
+            "--init",
+            init.to_str().unwrap(),
+            "--lead",
+            "24h",
+            "--out",
+            out_path.to_str().unwrap(),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{expected}: {err}");
+        assert!(!out_path.exists() && !dir.path().join("f.nc.partial").exists());
+    }
+    let out = forecast("2019-04-02T00:00:00Z", "24h", &out_path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no analysis at 2019-04-02T00:00Z"),
+        "{}",
+        stderr(&out)
+    );
+    let out = forecast("2019-03-25T00:00:00Z", "5h", &out_path);
+    assert!(stderr(&out).contains("not a positive multiple"), "{}", stderr(&out));
+}
+
+#[test]
+fn model_beats_persistence_on_unseen_days() {
+    let dir = tempfile::tempdir().unwrap();
+    for day in 25..=30 {
+        for hour in ["00", "12"] {
+            let date = format!("2019-03-{day}T{hour}:00:00Z");
+            let out = forecast(&date, "24h", &dir.path().join(format!("f-{day}{hour}.nc")));
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    }
+    let scores = dir.path().join("scores");
+    let glob = format!("{}/f-*.nc", dir.path().display());
+    let out = vejr(&[
+        "evaluate",
+        "--forecasts",
+        &glob,
+        "--truth",
+        uk_store().to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    println!("{}", stdout(&out));
+    let csv = std::fs::read_to_string(scores.join("scores.csv")).unwrap();
+    let rmse = |system: &str, lead: &str| -> (f64, usize) {
+        let row: Vec<&str> = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{system},2t,{lead},")))
+            .unwrap_or_else(|| panic!("no {system} +{lead} h in\n{csv}"))
+            .split(',')
+            .collect();
+        (row[3].parse().unwrap(), row[6].parse().unwrap())
+    };
+    let (model, cases) = rmse("model", "6");
+    let (persistence, _) = rmse("persistence", "6");
+    assert_eq!(cases, 12);
+    assert!(
+        model < persistence,
+        "+6 h: model RMSE {model} K, persistence {persistence} K"
+    );
+    // At +24 h this test-sized model does not yet beat persistence, which the diurnal cycle of
+    // 2 m temperature favours (BENCHMARKS.md has the numbers); the +24 h case count is checked.
+    assert_eq!(rmse("model", "24").1, 12);
+    assert!(scores.join("map_2t_006h.png").is_file() && scores.join("rmse_2t.png").is_file());
+}
