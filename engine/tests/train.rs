@@ -196,6 +196,21 @@ fn mpirun() -> Option<&'static str> {
     found.then_some("mpirun")
 }
 
+fn train_on_two_ranks(mpirun: &str, config: &std::path::Path) -> std::process::Output {
+    Command::new(mpirun)
+        .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
+        .args([
+            env!("CARGO_BIN_EXE_vejr"),
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        // Containers often forbid the shared-memory transport's single-copy mechanism.
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn two_mpi_ranks_give_the_weights_of_one_process() {
     let Some(mpirun) = mpirun() else {
@@ -209,18 +224,7 @@ fn two_mpi_ranks_give_the_weights_of_one_process() {
 
     let multi = tempfile::tempdir().unwrap();
     let config = train_config(multi.path(), &overrides);
-    let out = Command::new(mpirun)
-        .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
-        .args([
-            env!("CARGO_BIN_EXE_vejr"),
-            "train",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .output()
-        .unwrap();
+    let out = train_on_two_ranks(mpirun, &config);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stderr(&out).contains("2 rank(s)"), "{}", stderr(&out));
 
@@ -246,16 +250,7 @@ fn two_mpi_ranks_give_the_weights_of_one_process() {
     // A global batch that does not split evenly is refused on every rank.
     let odd = tempfile::tempdir().unwrap();
     let config = train_config(odd.path(), &[("batch_size", "3")]);
-    let out = Command::new(mpirun)
-        .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
-        .args([
-            env!("CARGO_BIN_EXE_vejr"),
-            "train",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = train_on_two_ranks(mpirun, &config);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("batch_size 3 does not divide among 2 ranks"),
