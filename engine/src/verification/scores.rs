@@ -90,7 +90,8 @@ mod tests {
     fn latitude_weights_sum_to_one_and_favour_the_equator() {
         let w = latitude_weights(&[90.0, 60.0, 0.0, -60.0, -90.0], 8);
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert_eq!(w[0], 0.0f64.max(90f64.to_radians().cos()) / (2.0 * 8.0));
+        // cos 90° is 6e-17 in floating point: the pole row carries (next to) no weight.
+        assert!(w[0].abs() < 1e-15 && w[0] >= 0.0, "pole weight {}", w[0]);
         assert!((w[16] / w[8] - 2.0).abs() < 1e-9, "cos 0° / cos 60° = 2");
     }
 
