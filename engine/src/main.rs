@@ -51,7 +51,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },
-    /// Run a trained model forward from an initial condition and write CF-NetCDF.
+    /// Run a trained model forward from an initial condition and write CF-NetCDF or GRIB2.
     Forecast {
         #[arg(long)]
         checkpoint: PathBuf,
@@ -69,6 +69,9 @@ enum Command {
         lead: String,
         #[arg(long)]
         out: PathBuf,
+        /// netcdf: CF-1.10 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
+        #[arg(long, value_enum, default_value = "netcdf")]
+        format: vejr_engine::forecast::OutputFormat,
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
             date,
             lead,
             out,
+            format,
             device,
         } => commands::forecast::run(&commands::forecast::ForecastArgs {
             checkpoint,
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
             date: *date,
             lead,
             out,
+            format: *format,
             device: *device,
         }),
         Command::Evaluate {

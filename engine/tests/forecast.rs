@@ -39,7 +39,11 @@ fn checkpoint() -> &'static Path {
 }
 
 fn forecast(date: &str, lead: &str, out: &Path) -> std::process::Output {
-    vejr(&[
+    vejr(&forecast_args(date, lead, out))
+}
+
+fn forecast_args<'a>(date: &'a str, lead: &'a str, out: &'a Path) -> Vec<&'a str> {
+    vec![
         "forecast",
         "--checkpoint",
         checkpoint().to_str().unwrap(),
@@ -51,7 +55,7 @@ fn forecast(date: &str, lead: &str, out: &Path) -> std::process::Output {
         lead,
         "--out",
         out.to_str().unwrap(),
-    ])
+    ]
 }
 
 fn text_attribute(v: Option<netcdf::AttributeValue>) -> String {
@@ -100,6 +104,46 @@ fn forecast_file_is_cf_with_lead_and_valid_times() {
         t2m.iter().all(|v| (250.0..310.0).contains(v)),
         "a 2 m temperature in kelvin"
     );
+}
+
+/// GRIB2 through ecCodes: read back by the ingest reader (ecCodes again), the same fields at the
+/// same valid times as the NetCDF, on the UK domain that straddles the Greenwich meridian.
+#[test]
+fn grib_output_holds_the_same_forecast_as_netcdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let (nc, grib) = (dir.path().join("f.nc"), dir.path().join("f.grib2"));
+    let out = forecast("2019-03-26T06:00:00Z", "18h", &nc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut args = forecast_args("2019-03-26T06:00:00Z", "18h", &grib);
+    args.extend(["--format", "grib"]);
+    let out = vejr(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.path().join("f.grib2.partial").exists());
+
+    let fields = vejr_ingest::read_fields(&grib, &Default::default()).unwrap();
+    let vejr_ingest::TimeAxis::Valid(times) = &fields.time else {
+        panic!("GRIB valid times expected, got {:?}", fields.time)
+    };
+    let hours: Vec<String> = times.iter().map(|t| t.format("%d %H").to_string()).collect();
+    assert_eq!(hours, ["26 12", "26 18", "27 00"]);
+    assert_eq!(fields.grid.shape(), (17, 25));
+    assert_eq!(fields.grid.longitude_bounds(), (350.0, 2.0));
+    let variable = fields.variable("2t").expect("2t in the GRIB file");
+
+    let file = netcdf::open(&nc).unwrap();
+    let lons = file.variable("longitude").unwrap().get_values::<f64, _>(..).unwrap();
+    assert_eq!(lons, fields.grid.longitudes, "same canonical column order once read");
+    for k in 0..3 {
+        let expected = file.variable("2t").unwrap().get_values::<f32, _>((k, .., ..)).unwrap();
+        let got = fields.field(variable, k, 0, 0);
+        let worst = expected
+            .iter()
+            .zip(got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        // 16-bit packing over a ~30 K range: steps of about 0.5 mK.
+        assert!(worst < 0.01, "lead {k}: GRIB and NetCDF differ by {worst} K");
+    }
 }
 
 #[test]

@@ -22,10 +22,11 @@ use crate::source::{FieldSource, Header};
 
 /// ecCodes is not built thread-safe everywhere (Debian's is not configured with
 /// ENABLE_ECCODES_THREADS), so calls into it are serialised; reordering and statistics
-/// around it still run in parallel.
-static ECCODES: Mutex<()> = Mutex::new(());
+/// around it still run in parallel. The forecast's GRIB writer takes the same lock.
+pub static ECCODES: Mutex<()> = Mutex::new(());
 
-const MISSING_SENTINEL: f64 = 1.0e35;
+/// Stands for a missing point inside ecCodes: no geophysical field reaches it.
+pub const MISSING_SENTINEL: f64 = 1.0e35;
 
 #[derive(Clone, Copy, Debug)]
 struct MessageRef {

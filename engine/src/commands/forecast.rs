@@ -16,6 +16,7 @@ pub struct ForecastArgs<'a> {
     pub date: Option<DateTime<Utc>>,
     pub lead: &'a str,
     pub out: &'a Path,
+    pub format: forecast::OutputFormat,
     pub device: DeviceKind,
 }
 
@@ -43,9 +44,15 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
     .map_err(CommandError::bad_input)?;
     let reference = initial.reference_time;
     let report = match a.device {
-        DeviceKind::Cpu => {
-            forecast::run::<crate::backend::Cpu>(a.checkpoint, &meta, initial, steps, a.out, &Default::default())?
-        }
+        DeviceKind::Cpu => forecast::run::<crate::backend::Cpu>(
+            a.checkpoint,
+            &meta,
+            initial,
+            steps,
+            a.out,
+            a.format,
+            &Default::default(),
+        )?,
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => forecast::run::<crate::backend::Gpu>(
             a.checkpoint,
@@ -53,6 +60,7 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
             initial,
             steps,
             a.out,
+            a.format,
             &burn::backend::cuda::CudaDevice::new(0),
         )?,
         #[cfg(not(feature = "cuda"))]

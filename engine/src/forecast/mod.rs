@@ -1,6 +1,7 @@
 //! `vejr forecast`: initial condition → autoregressive rollout → CF-NetCDF, each lead time
 //! written as soon as it is computed.
 
+pub mod grib_output;
 pub mod initial_condition;
 pub mod netcdf_output;
 
@@ -19,6 +20,22 @@ use vejr_models::{Forecaster, GraphTensors};
 use crate::{CommandError, CommandResult};
 use initial_condition::InitialCondition;
 use netcdf_output::{ForecastWriter, OutputGrid};
+
+/// What `vejr forecast` writes: CF-NetCDF (the default) or GRIB2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Netcdf,
+    Grib,
+}
+
+/// A forecast file being written one lead time at a time, under a temporary name until
+/// `finish` renames it (dropping it unfinished removes it).
+pub trait ForecastOutput {
+    /// Appends the state `[gridpoint][channel]` valid at `valid_time`.
+    fn write_step(&mut self, valid_time: chrono::DateTime<chrono::Utc>, state: &[f32]) -> Result<(), String>;
+    /// Syncs and renames the file to its final name.
+    fn finish(self: Box<Self>) -> Result<PathBuf, String>;
+}
 
 /// `--lead`: `240h`, `10d` or a number of model steps.
 pub fn parse_lead(text: &str, step_seconds: i64) -> Result<usize, String> {
@@ -73,6 +90,7 @@ pub fn run<B: Backend>(
     initial: InitialCondition,
     steps: usize,
     out: &Path,
+    format: OutputFormat,
     device: &B::Device,
 ) -> CommandResult<ForecastReport> {
     let expected = Expectation {
@@ -131,17 +149,21 @@ pub fn run<B: Backend>(
         ),
     ];
     let columns = columns_of(meta);
-    let mut writer = ForecastWriter::create(
-        out,
-        &columns,
-        OutputGrid {
-            latitudes: &meta.latitudes,
-            longitudes: &meta.longitudes,
-        },
-        reference,
-        &attributes,
-    )
-    .map_err(CommandError::failure)?;
+    let output_grid = OutputGrid {
+        latitudes: &meta.latitudes,
+        longitudes: &meta.longitudes,
+    };
+    // A variable GRIB cannot name or a grid it cannot describe is the user's input, found before
+    // any compute.
+    let mut writer: Box<dyn ForecastOutput> = match format {
+        OutputFormat::Netcdf => Box::new(
+            ForecastWriter::create(out, &columns, output_grid, reference, &attributes)
+                .map_err(CommandError::failure)?,
+        ),
+        OutputFormat::Grib => Box::new(
+            grib_output::GribWriter::create(out, &columns, output_grid, reference).map_err(CommandError::bad_input)?,
+        ),
+    };
 
     let forcings_of = |k: usize| {
         let now = reference + step * k as i32;

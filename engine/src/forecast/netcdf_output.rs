@@ -182,9 +182,11 @@ impl ForecastWriter {
             written: 0,
         })
     }
+}
 
+impl super::ForecastOutput for ForecastWriter {
     /// Appends the state `[gridpoint][channel]` valid at `valid_time`.
-    pub fn write_step(&mut self, valid_time: DateTime<Utc>, state: &[f32]) -> Result<(), String> {
+    fn write_step(&mut self, valid_time: DateTime<Utc>, state: &[f32]) -> Result<(), String> {
         let partial = self.partial.clone();
         let e = |err: netcdf::Error| nc(&partial, err);
         let file = self.file.as_mut().ok_or("forecast file already closed")?;
@@ -221,7 +223,7 @@ impl ForecastWriter {
     }
 
     /// Closes, syncs and renames the file to its final name.
-    pub fn finish(mut self) -> Result<PathBuf, String> {
+    fn finish(mut self: Box<Self>) -> Result<PathBuf, String> {
         if let Some(file) = self.file.take() {
             file.close().map_err(|e| nc(&self.partial, e))?;
         }
