@@ -91,14 +91,17 @@ fn forecast_file_is_cf_with_lead_and_valid_times() {
     );
     assert_eq!(attr("latitude", "units"), "degrees_north");
     assert_eq!(attr("longitude", "axis"), "X");
-    assert_eq!(attr("2t", "units"), "K");
-    assert_eq!(attr("2t", "coordinates"), "forecast_reference_time forecast_period");
+    // CF names begin with a letter: the store's 2t is t2m, as in the CDS's ERA5 NetCDF.
+    assert_eq!(attr("t2m", "vejr_store_name"), "2t");
+    assert_eq!(attr("t2m", "units"), "K");
+    assert_eq!(attr("t2m", "standard_name"), "air_temperature", "from ecCodes' cfName");
+    assert_eq!(attr("t2m", "coordinates"), "forecast_reference_time forecast_period");
     let values = |name: &str| file.variable(name).unwrap().get_values::<f64, _>(..).unwrap();
     assert_eq!(values("forecast_period"), vec![6.0, 12.0, 18.0, 24.0]);
     assert_eq!(values("time"), vec![6.0, 12.0, 18.0, 24.0]);
     assert_eq!(values("forecast_reference_time"), vec![0.0]);
     assert_eq!(values("latitude").len(), 17);
-    let t2m = file.variable("2t").unwrap().get_values::<f32, _>((3, .., ..)).unwrap();
+    let t2m = file.variable("t2m").unwrap().get_values::<f32, _>((3, .., ..)).unwrap();
     assert_eq!(t2m.len(), 17 * 25);
     assert!(
         t2m.iter().all(|v| (250.0..310.0).contains(v)),
@@ -134,7 +137,7 @@ fn grib_output_holds_the_same_forecast_as_netcdf() {
     let lons = file.variable("longitude").unwrap().get_values::<f64, _>(..).unwrap();
     assert_eq!(lons, fields.grid.longitudes, "same canonical column order once read");
     for k in 0..3 {
-        let expected = file.variable("2t").unwrap().get_values::<f32, _>((k, .., ..)).unwrap();
+        let expected = file.variable("t2m").unwrap().get_values::<f32, _>((k, .., ..)).unwrap();
         let got = fields.field(variable, k, 0, 0);
         let worst = expected
             .iter()

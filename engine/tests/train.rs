@@ -13,7 +13,12 @@ use common::{checkpoint_weights, metrics, stderr, stdout, train_config, vejr};
 #[test]
 fn bad_configs_stop_at_start_up_with_one_line() {
     type Overrides<'a> = &'a [(&'a str, &'a str)];
-    let cases: [(Overrides, &str, &str); 4] = [
+    let cases: [(Overrides, &str, &str); 5] = [
+        (
+            &[("precision", "'bf16'")],
+            "precision = \"bf16\" needs --device cuda",
+            "",
+        ),
         (
             &[("variable_weights", "{ msl = 2.0 }")],
             "variable_weights names msl",
@@ -141,6 +146,31 @@ fn resumed_run_continues_bit_for_bit() {
             .collect::<Vec<_>>()
     };
     assert_eq!(losses(&whole.path().join("run")), losses(&split.path().join("run")));
+}
+
+/// Burn's autodiff checkpointing recomputes activations in the backward pass: the same
+/// arithmetic, so the same weights, over a 3-step rollout back-propagated through.
+#[test]
+fn gradient_checkpointing_changes_memory_not_results() {
+    let curriculum = ("curriculum", "[[training.curriculum]]\nfrom_step = 0\nrollout = 3\n");
+    let plain = tempfile::tempdir().unwrap();
+    let config = train_config(plain.path(), &[("steps", "3"), curriculum]);
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let checkpointed = tempfile::tempdir().unwrap();
+    let config = train_config(
+        checkpointed.path(),
+        &[("steps", "3"), curriculum, ("gradient_checkpointing", "true")],
+    );
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a = checkpoint_weights(&plain.path().join("run/checkpoints/step-0000003.vejr"));
+    let b = checkpoint_weights(&checkpointed.path().join("run/checkpoints/step-0000003.vejr"));
+    let initial_difference = vejr_engine::training::parameters::max_relative_difference(&a, &b);
+    assert!(
+        initial_difference <= 1e-6,
+        "checkpointed training differs by {initial_difference}"
+    );
 }
 
 #[test]

@@ -71,6 +71,8 @@ type GroupKey = (String, String, Option<u64>);
 struct MessageKeys {
     short_name: String,
     long_name: String,
+    /// ecCodes' CF standard name for the parameter, when it has one.
+    cf_name: Option<String>,
     units: String,
     type_of_level: String,
     level: f64,
@@ -213,7 +215,7 @@ impl GribSource {
             let mut info = VariableInfo {
                 name,
                 long_name: Some(first.long_name.clone()),
-                standard_name: None,
+                standard_name: first.cf_name.clone(),
                 units: Some(first.units.clone()),
                 level_type,
                 levels,
@@ -416,6 +418,27 @@ fn is_vertical(type_of_level: &str) -> bool {
     )
 }
 
+/// CF standard names of the ERA5 parameters ecCodes names only in GRIB2 (GRIB1 messages, coded
+/// in ECMWF's local table 128, come back with cfName "unknown").
+fn ecmwf_standard_name(short_name: &str) -> Option<&'static str> {
+    Some(match short_name {
+        "2t" | "t" => "air_temperature",
+        "2d" => "dew_point_temperature",
+        "10u" | "u" => "eastward_wind",
+        "10v" | "v" => "northward_wind",
+        "msl" => "air_pressure_at_mean_sea_level",
+        "sp" => "surface_air_pressure",
+        "z" => "geopotential",
+        "q" => "specific_humidity",
+        "r" => "relative_humidity",
+        "w" => "lagrangian_tendency_of_air_pressure",
+        "sst" => "sea_surface_temperature",
+        "lsm" => "land_area_fraction",
+        "tcwv" => "atmosphere_mass_content_of_water_vapor",
+        _ => return None,
+    })
+}
+
 fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
     let s = |name: &str| -> std::result::Result<String, String> {
         key::<String>(msg, name).map_err(|e| format!("key {name}: {e}"))
@@ -465,6 +488,10 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
     Ok(MessageKeys {
         short_name: s("shortName")?,
         long_name: s("name")?,
+        cf_name: key::<String>(msg, "cfName")
+            .ok()
+            .filter(|n| !n.is_empty() && n != "unknown")
+            .or_else(|| ecmwf_standard_name(&s("shortName").unwrap_or_default()).map(str::to_owned)),
         units: s("units")?,
         type_of_level: s("typeOfLevel")?,
         level: l("level")? as f64,

@@ -39,6 +39,7 @@ fn era5_uk_two_metre_temperature_grib1() {
     let name = &f.variables[0].info.name;
     assert_eq!(name, "2t");
     assert_eq!(f.variables[0].info.units.as_deref(), Some("K"));
+    assert_eq!(f.variables[0].info.standard_name.as_deref(), Some("air_temperature"));
     assert_eq!(f.variables[0].info.level_type, LevelType::Surface);
 
     assert!((value_at(&f, name, 0, 0, 0, 58.0, -10.0) - 282.4248).abs() < 1e-3);

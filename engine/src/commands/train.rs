@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::backend::DeviceKind;
+use crate::backend::{self, DeviceKind};
 use crate::run_config::RunConfig;
+use crate::training::config::Precision;
 use crate::training::distributed::Distributed;
 use crate::training::{TrainOptions, TrainReport, train};
 use crate::{CommandError, CommandResult};
@@ -17,17 +18,42 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
         .and_then(|v| v.parse().ok())
         .unwrap_or(900);
     let dist = Distributed::init(Duration::from_secs(timeout)).map_err(CommandError::failure)?;
-    let report = match device {
-        DeviceKind::Cpu => {
-            train::<crate::backend::CpuAutodiff>(&config, config_path, options, &dist, &Default::default())?
+    let (checkpointed, precision) = config
+        .training
+        .as_ref()
+        .map_or((false, Precision::F32), |t| (t.gradient_checkpointing, t.precision));
+    let args = (&config, config_path, options, &dist);
+    let report = match (device, precision) {
+        (DeviceKind::Cpu, Precision::Bf16) => {
+            return Err(CommandError::bad_input(format!(
+                "config {}: precision = \"bf16\" needs --device cuda (ndarray computes in f32)",
+                config_path.display()
+            )));
+        }
+        (DeviceKind::Cpu, Precision::F32) => {
+            let cpu = Default::default();
+            if checkpointed {
+                train::<backend::CpuAutodiffCheckpointed>(args.0, args.1, args.2, args.3, &cpu)?
+            } else {
+                train::<backend::CpuAutodiff>(args.0, args.1, args.2, args.3, &cpu)?
+            }
         }
         #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => {
+        (DeviceKind::Cuda, precision) => {
             let gpu = burn::backend::cuda::CudaDevice::new(dist.local_rank);
-            train::<crate::backend::GpuAutodiff>(&config, config_path, options, &dist, &gpu)?
+            match (precision, checkpointed) {
+                (Precision::F32, false) => train::<backend::GpuAutodiff>(args.0, args.1, args.2, args.3, &gpu)?,
+                (Precision::F32, true) => {
+                    train::<backend::GpuAutodiffCheckpointed>(args.0, args.1, args.2, args.3, &gpu)?
+                }
+                (Precision::Bf16, false) => train::<backend::GpuBf16Autodiff>(args.0, args.1, args.2, args.3, &gpu)?,
+                (Precision::Bf16, true) => {
+                    train::<backend::GpuBf16AutodiffCheckpointed>(args.0, args.1, args.2, args.3, &gpu)?
+                }
+            }
         }
         #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => return Err(crate::backend::cuda_missing()),
+        (DeviceKind::Cuda, _) => return Err(crate::backend::cuda_missing()),
     };
     if dist.is_root() {
         summary(&report, dist.size);
@@ -37,12 +63,13 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
 
 fn summary(r: &TrainReport, ranks: usize) {
     println!(
-        "trained steps {}..{} in {:.1}s ({:.1} samples/s over {ranks} rank(s)); best validation loss {}",
+        "trained steps {}..{} in {:.1}s ({:.1} samples/s over {ranks} rank(s)); best validation loss {}; peak memory {} MiB",
         r.first_step,
         r.first_step + r.steps_done,
         r.seconds,
         r.samples_per_second,
-        r.best_validation_loss.map_or("-".into(), |l| format!("{l:.5}"))
+        r.best_validation_loss.map_or("-".into(), |l| format!("{l:.5}")),
+        crate::forecast::peak_rss_kib().map_or("?".into(), |k| format!("{:.0}", k as f64 / 1024.0))
     );
     if let Some(c) = &r.last_checkpoint {
         println!("checkpoint: {}", c.display());

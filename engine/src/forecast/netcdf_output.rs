@@ -15,7 +15,7 @@ pub struct ForecastWriter {
     file: Option<netcdf::FileMut>,
     partial: PathBuf,
     path: PathBuf,
-    /// Per output variable: its name and, per level, the state channel (None: not predicted).
+    /// Per output variable: its NetCDF name and, per level, the state channel (None: not predicted).
     variables: Vec<(String, Vec<Option<usize>>)>,
     points: (usize, usize),
     reference_time: DateTime<Utc>,
@@ -25,6 +25,24 @@ pub struct ForecastWriter {
 pub struct OutputGrid<'a> {
     pub latitudes: &'a [f64],
     pub longitudes: &'a [f64],
+}
+
+/// CF names begin with a letter (CF 2.3). ERA5's digit-first short names get the names the
+/// Copernicus CDS uses in its NetCDF (ecCodes' cfVarName): 2t → t2m, 10u → u10; others put the
+/// digits last. The store's name stays in the `vejr_store_name` attribute.
+pub fn netcdf_name(name: &str) -> String {
+    match name {
+        "2t" => "t2m".into(),
+        "2d" => "d2m".into(),
+        _ => {
+            let digits = name.chars().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 || digits == name.len() {
+                name.to_owned()
+            } else {
+                format!("{}{}", &name[digits..], &name[..digits])
+            }
+        }
+    }
 }
 
 pub fn partial_path(path: &Path) -> PathBuf {
@@ -121,7 +139,8 @@ impl ForecastWriter {
         let mut variables: Vec<(String, Vec<Option<usize>>)> = Vec::new();
         for (channel, c) in columns.iter().enumerate() {
             let levelled = c.level_type == "pressure_level";
-            let name = if levelled { c.variable.clone() } else { c.name.clone() };
+            let store_name = if levelled { c.variable.clone() } else { c.name.clone() };
+            let name = netcdf_name(&store_name);
             let slot = match variables.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
                 None => {
@@ -152,6 +171,7 @@ impl ForecastWriter {
                         .map_err(e)?;
                     v.put_attribute("coordinates", "forecast_reference_time forecast_period")
                         .map_err(e)?;
+                    v.put_attribute("vejr_store_name", store_name.as_str()).map_err(e)?;
                     variables.push((name.clone(), vec![None; width]));
                     variables.len() - 1
                 }
@@ -244,5 +264,16 @@ impl Drop for ForecastWriter {
         if self.file.take().is_some() {
             let _ = std::fs::remove_file(&self.partial);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::netcdf_name;
+
+    #[test]
+    fn netcdf_names_begin_with_a_letter() {
+        let names = ["2t", "10u", "100v", "msl", "u500", "2"].map(netcdf_name);
+        assert_eq!(names, ["t2m", "u10", "v100", "msl", "u500", "2"]);
     }
 }

@@ -63,6 +63,21 @@ pub struct TrainingSection {
     /// Loss weight per variable (store column or variable name); others weigh 1.
     #[serde(default)]
     pub variable_weights: BTreeMap<String, f64>,
+    /// Burn's autodiff checkpointing (BalancedCheckpointing): memory-bound activations are
+    /// recomputed in the backward pass instead of kept, for long rollouts on little memory.
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
+    /// Floating-point type of weights and activations: f32, or bf16 (CUDA only).
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

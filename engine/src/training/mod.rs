@@ -10,6 +10,7 @@ pub mod losses;
 pub mod metrics;
 pub mod parameters;
 pub mod schedule;
+pub mod step;
 mod validation;
 
 use std::path::{Path, PathBuf};
@@ -17,9 +18,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, Optimizer};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use vejr_ingest::progress::Progress;
 use vejr_ingest::store::Store;
@@ -277,39 +277,35 @@ pub fn train<B: AutodiffBackend>(
     };
     let started = Instant::now();
     let mut last_checkpoint = None;
-    let inner_device = device.clone();
+    let step_context = step::StepContext {
+        graph: &graph_tensors,
+        normalization: &norm,
+        error_weights: &error_weights,
+        global_batch: t.batch_size,
+        gradient_clip: t.gradient_clip,
+        dist,
+        device,
+    };
     let run_steps = || -> Result<(), String> {
         for step in first_step..end_step {
             let (produced, batch) = loader.next()?;
             debug_assert_eq!(produced, step);
             let step_started = Instant::now();
             let tensors = BatchTensors::<B>::new(&batch, columns.len(), &weights.area, device);
-            let loss = losses::rollout_loss(&model, &graph_tensors, &norm, &tensors, &error_weights, |_, _| {})
-                / t.batch_size as f64;
-            let mut loss_sum = [loss.clone().into_scalar().elem::<f64>()];
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let mut flat = parameters::flatten_gradients(&model, grads);
-            dist.all_reduce_sum(&mut flat);
-            dist.all_reduce_sum_f64(&mut loss_sum);
-            if !loss_sum[0].is_finite() {
-                return Err(format!(
-                    "loss is {} at step {step}: check the store for bad values or lower the learning rate",
-                    loss_sum[0]
-                ));
-            }
-            let grad_norm = parameters::clip_global_norm(&mut flat, t.gradient_clip);
-            let grads = parameters::unflatten_gradients::<B, _>(&model, &flat, &inner_device);
             let lr = schedule.at(step);
-            model = optimizer.step(lr, model, grads);
+            let (next, outcome) = step::training_step(model, &mut optimizer, &tensors, lr, &step_context)
+                .map_err(|e| format!("step {step}: {e}"))?;
+            model = next;
+            let (loss, grad_norm) = (outcome.loss, outcome.gradient_norm);
             progress_state.step = step + 1;
 
             let done = step + 1;
             let rate = t.batch_size as f64 / step_started.elapsed().as_secs_f64().max(1e-9);
             bar.inc(1);
-            bar.set_message(&format!("train loss {:.4} lr {lr:.2e}", loss_sum[0]));
+            bar.set_message(&format!("train loss {:.4} lr {lr:.2e}", loss));
             if let Some(m) = metrics.as_mut() {
                 m.write(&serde_json::json!({
-                    "step": done, "kind": "train", "loss": loss_sum[0], "learning_rate": lr,
+                    "step": done, "kind": "train", "loss": loss, "learning_rate": lr,
                     "rollout": batch.targets.len(), "gradient_norm": grad_norm, "samples_per_second": rate,
                 }))?;
             }

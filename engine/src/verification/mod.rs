@@ -61,12 +61,17 @@ impl ForecastFile {
         let mut columns = Vec::new();
         for v in file.variables() {
             let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+            // Scores are matched to the truth store by the store's own names (2t, not t2m).
+            let store_name = match v.attribute_value("vejr_store_name") {
+                Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+                _ => v.name(),
+            };
             match dims.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
-                ["time", "latitude", "longitude"] => columns.push((v.name(), v.name(), None)),
+                ["time", "latitude", "longitude"] => columns.push((store_name, v.name(), None)),
                 ["time", "pressure_level", "latitude", "longitude"] => {
                     for (i, l) in levels.iter().enumerate() {
                         columns.push((
-                            format!("{}_{}", v.name(), vejr_ingest::fields::format_level(*l)),
+                            format!("{}_{}", store_name, vejr_ingest::fields::format_level(*l)),
                             v.name(),
                             Some(i),
                         ));

@@ -1,0 +1,67 @@
+//! One optimisation step, as every rank takes it: GraphCast's loss over the batch's rollout,
+//! backward through the whole rollout, gradients summed over ranks and clipped by their global
+//! norm (after the sum, so every rank clips alike), then AdamW.
+
+use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Tensor};
+use vejr_models::{Forecaster, GraphTensors, Normalization};
+
+use super::distributed::Distributed;
+use super::losses::{self, BatchTensors};
+use super::parameters;
+
+/// What a step needs besides the model, the optimiser and the batch; the same for every step.
+pub struct StepContext<'a, B: AutodiffBackend> {
+    pub graph: &'a GraphTensors<B>,
+    pub normalization: &'a Normalization,
+    pub error_weights: &'a Tensor<B, 3>,
+    /// Samples over all ranks: each rank's loss is its share of the global mean.
+    pub global_batch: usize,
+    pub gradient_clip: f64,
+    pub dist: &'a Distributed,
+    pub device: &'a B::Device,
+}
+
+pub struct StepOutcome {
+    /// The global batch's loss (summed over ranks).
+    pub loss: f64,
+    /// Global norm of the summed gradients before clipping.
+    pub gradient_norm: f64,
+}
+
+pub fn training_step<B, O>(
+    model: Forecaster<B>,
+    optimizer: &mut O,
+    batch: &BatchTensors<B>,
+    learning_rate: f64,
+    cx: &StepContext<B>,
+) -> Result<(Forecaster<B>, StepOutcome), String>
+where
+    B: AutodiffBackend,
+    O: Optimizer<Forecaster<B>, B>,
+{
+    let loss = losses::rollout_loss(&model, cx.graph, cx.normalization, batch, cx.error_weights, |_, _| {})
+        / cx.global_batch as f64;
+    let mut loss_sum = [loss.clone().into_scalar().elem::<f64>()];
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let mut flat = parameters::flatten_gradients(&model, grads);
+    cx.dist.all_reduce_sum(&mut flat);
+    cx.dist.all_reduce_sum_f64(&mut loss_sum);
+    if !loss_sum[0].is_finite() {
+        return Err(format!(
+            "loss is {}: check the store for bad values or lower the learning rate",
+            loss_sum[0]
+        ));
+    }
+    let gradient_norm = parameters::clip_global_norm(&mut flat, cx.gradient_clip);
+    let grads = parameters::unflatten_gradients::<B, _>(&model, &flat, cx.device);
+    let model = optimizer.step(learning_rate, model, grads);
+    Ok((
+        model,
+        StepOutcome {
+            loss: loss_sum[0],
+            gradient_norm,
+        },
+    ))
+}
