@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::{EdgeSet, GraphError, GridPoints, WeatherGraph};
 
 const FORMAT: &str = "vejr-graph";
-const VERSION: u32 = 1;
+/// 2: mesh vertices as GraphCast's numpy computes them (float64 sums of float32 squares).
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {

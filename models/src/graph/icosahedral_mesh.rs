@@ -71,10 +71,14 @@ pub fn icosahedron() -> TriangularMesh {
     TriangularMesh { vertices, faces }
 }
 
-/// Midpoint of two unit vectors projected onto the sphere, in float32 as GraphCast computes it.
+/// Midpoint of two unit vectors projected onto the sphere, in float32 as GraphCast computes it:
+/// `mean(0)` in float32, then `/= np.linalg.norm`, whose float32 dot product (OpenBLAS `sdot`)
+/// rounds each square to float32 and sums them in float64. Plain float32 sums move 15,350 of
+/// the 40,962 level-6 vertices by up to 2e-7 and 4 grid-to-mesh edges at 0.25°.
 fn child_vertex(p: &Vec3, q: &Vec3) -> Vec3 {
     let m: [f32; 3] = [0, 1, 2].map(|i| (p[i] as f32 + q[i] as f32) / 2.0);
-    let norm = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).sqrt();
+    let squares: f64 = m.iter().map(|&x| (x * x) as f64).sum();
+    let norm = (squares as f32).sqrt();
     m.map(|x| (x / norm) as f64)
 }
 
