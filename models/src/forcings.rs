@@ -9,6 +9,19 @@ use crate::solar_radiation::{SOLAR_CONSTANT, toa_incident_hourly_mean};
 
 pub const FORCING_CHANNELS: usize = 5;
 
+/// What one model step takes: the forcings at t−Δt, t and t+Δt for the step whose current time
+/// is `time`, interleaved per grid point as `[gridpoint][3 × channel]`.
+pub fn step_forcings(grid: &GridPoints, time: DateTime<Utc>, step: chrono::TimeDelta) -> Vec<f32> {
+    let parts = [time - step, time, time + step].map(|t| forcings(grid, t));
+    let mut out = Vec::with_capacity(grid.len() * 3 * FORCING_CHANNELS);
+    for p in 0..grid.len() {
+        for part in &parts {
+            out.extend_from_slice(&part[p * FORCING_CHANNELS..(p + 1) * FORCING_CHANNELS]);
+        }
+    }
+    out
+}
+
 /// `[gridpoint][channel]` for one valid time: TOA radiation / S₀, sin and cos of local mean
 /// solar time of day, sin and cos of the fraction of the year.
 pub fn forcings(grid: &GridPoints, time: DateTime<Utc>) -> Vec<f32> {
@@ -26,4 +39,36 @@ pub fn forcings(grid: &GridPoints, time: DateTime<Utc>) -> Vec<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_interleaves_previous_current_and_next_per_point() {
+        let grid = GridPoints {
+            latitudes: vec![50.0, 0.0],
+            longitudes: vec![0.0, 90.0, 180.0],
+        };
+        let now = DateTime::parse_from_rfc3339("2019-03-20T06:00:00Z").unwrap().to_utc();
+        let dt = chrono::TimeDelta::hours(6);
+        let step = step_forcings(&grid, now, dt);
+        assert_eq!(step.len(), grid.len() * 3 * FORCING_CHANNELS);
+        for (k, t) in [now - dt, now, now + dt].into_iter().enumerate() {
+            let single = forcings(&grid, t);
+            for p in 0..grid.len() {
+                let at = p * 3 * FORCING_CHANNELS + k * FORCING_CHANNELS;
+                assert_eq!(
+                    step[at..at + FORCING_CHANNELS],
+                    single[p * FORCING_CHANNELS..(p + 1) * FORCING_CHANNELS]
+                );
+            }
+        }
+        assert_ne!(
+            step[..FORCING_CHANNELS],
+            step[FORCING_CHANNELS..2 * FORCING_CHANNELS],
+            "times differ"
+        );
+    }
 }

@@ -166,14 +166,7 @@ pub fn run<B: Backend>(
     };
 
     let forcings_of = |k: usize| {
-        let now = reference + step * k as i32;
-        let parts = [now - step, now, now + step].map(|t| vejr_models::forcings::forcings(&grid, t));
-        let mut v = Vec::with_capacity(points * 3 * FORCING_CHANNELS);
-        for p in 0..points {
-            for part in &parts {
-                v.extend_from_slice(&part[p * FORCING_CHANNELS..(p + 1) * FORCING_CHANNELS]);
-            }
-        }
+        let v = vejr_models::forcings::step_forcings(&grid, reference + step * k as i32, step);
         vejr_models::float_tensor::<B, 3>(v, [1, points, 3 * FORCING_CHANNELS], device)
     };
     let bar = Progress::new("forecast", steps as u64, "steps");

@@ -12,7 +12,6 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use chrono::{DateTime, TimeDelta, Utc};
 use rayon::prelude::*;
 use vejr_ingest::store::Store;
-use vejr_models::forcings::{FORCING_CHANNELS, forcings};
 use vejr_models::graph::GridPoints;
 
 /// Time indices t whose sample (t−Δt … t+rollout·Δt) lies inside `range` without a gap.
@@ -152,19 +151,7 @@ impl SampleReader {
 
     /// Forcings at t−Δt, t and t+Δt for the step whose current time is `time`.
     pub fn step_forcings(&self, time: DateTime<Utc>) -> Vec<f32> {
-        let dt = self.store.time_step;
-        let parts = [
-            forcings(&self.grid, time - dt),
-            forcings(&self.grid, time),
-            forcings(&self.grid, time + dt),
-        ];
-        let mut out = Vec::with_capacity(self.grid.len() * 3 * FORCING_CHANNELS);
-        for p in 0..self.grid.len() {
-            for part in &parts {
-                out.extend_from_slice(&part[p * FORCING_CHANNELS..(p + 1) * FORCING_CHANNELS]);
-            }
-        }
-        out
+        vejr_models::forcings::step_forcings(&self.grid, time, self.store.time_step)
     }
 
     /// One sample starting at time index `t`, rolled out `rollout` steps.
