@@ -227,6 +227,10 @@ fn mpirun() -> Option<&'static str> {
 }
 
 fn train_on_two_ranks(mpirun: &str, config: &std::path::Path) -> std::process::Output {
+    train_on_two_ranks_with(mpirun, config, &[])
+}
+
+fn train_on_two_ranks_with(mpirun: &str, config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
     Command::new(mpirun)
         .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
         .args([
@@ -237,8 +241,40 @@ fn train_on_two_ranks(mpirun: &str, config: &std::path::Path) -> std::process::O
         ])
         // Containers often forbid the shared-memory transport's single-copy mechanism.
         .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
+}
+
+/// A rank that dies (mpirun ends the job) or hangs (the other rank's watchdog ends it): the job
+/// stops with a message naming what happened instead of waiting for its wall-time limit.
+#[test]
+fn a_dead_or_hung_rank_ends_the_job_with_a_message() {
+    let Some(mpirun) = mpirun() else {
+        panic!("mpirun not found: install openmpi-bin (make deps) to run the data-parallel test");
+    };
+    for (fault, timeout, expected) in [
+        ("1:2:die", "900", "rank 1"),
+        ("1:2:stall", "5", "rank 0 of 2 waited 5 s for the other ranks"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = train_config(dir.path(), &[("steps", "6")]);
+        let started = Instant::now();
+        let out = train_on_two_ranks_with(
+            mpirun,
+            &config,
+            &[("VEJR_TEST_RANK_FAULT", fault), ("VEJR_COLLECTIVE_TIMEOUT_S", timeout)],
+        );
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!out.status.success(), "{fault}: the job must fail\n{all}");
+        assert!(all.contains(expected), "{fault}: expected {expected:?} in\n{all}");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{fault}: took {:?}",
+            started.elapsed()
+        );
+        assert!(!dir.path().join("run/checkpoints/step-0000006.vejr").exists());
+    }
 }
 
 #[test]

@@ -288,6 +288,7 @@ pub fn train<B: AutodiffBackend>(
     };
     let run_steps = || -> Result<(), String> {
         for step in first_step..end_step {
+            injected_rank_fault(dist.rank, step);
             let (produced, batch) = loader.next()?;
             debug_assert_eq!(produced, step);
             let step_started = Instant::now();
@@ -361,6 +362,27 @@ pub fn train<B: AutodiffBackend>(
         last_checkpoint,
         best_validation_loss: progress_state.best_validation_loss,
     })
+}
+
+/// Fault injection for the tests of a rank that dies or hangs: `VEJR_TEST_RANK_FAULT=R:S:die`
+/// aborts rank R at step S, `R:S:stall` makes it wait forever.
+fn injected_rank_fault(rank: usize, step: usize) {
+    let Ok(spec) = std::env::var("VEJR_TEST_RANK_FAULT") else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    if let [r, s, kind] = parts.as_slice()
+        && r.parse() == Ok(rank)
+        && s.parse() == Ok(step)
+    {
+        match *kind {
+            "die" => std::process::abort(),
+            "stall" => loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            },
+            _ => {}
+        }
+    }
 }
 
 fn t_mesh(config: &RunConfig) -> usize {
