@@ -6,21 +6,11 @@ use std::time::Duration;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
-use vejr_models::graph::{GridPoints, WeatherGraph};
+use vejr_benches::global_grid;
+use vejr_models::graph::WeatherGraph;
 use vejr_models::{ForecasterConfig, GraphTensors};
 
 const CHANNELS: usize = 13;
-
-fn global(resolution: f64, poles: bool) -> GridPoints {
-    let rows = (180.0 / resolution).round() as usize + usize::from(poles);
-    let first = if poles { 90.0 } else { 90.0 - resolution / 2.0 };
-    GridPoints {
-        latitudes: (0..rows).map(|i| first - i as f64 * resolution).collect(),
-        longitudes: (0..(360.0 / resolution).round() as usize)
-            .map(|j| j as f64 * resolution)
-            .collect(),
-    }
-}
 
 fn inputs<B: burn::tensor::backend::Backend>(points: usize, width: usize, device: &B::Device) -> Tensor<B, 3> {
     let values: Vec<f32> = (0..points * width)
@@ -31,7 +21,10 @@ fn inputs<B: burn::tensor::backend::Backend>(points: usize, width: usize, device
 
 fn steps(c: &mut Criterion) {
     // WeatherBench's 5.625° grid has no poles (32 × 64); GraphCast's 1° grid has them (181 × 360).
-    for (name, grid, level) in [("5p625deg", global(5.625, false), 4), ("1deg", global(1.0, true), 5)] {
+    for (name, grid, level) in [
+        ("5p625deg", global_grid(5.625, false), 4),
+        ("1deg", global_grid(1.0, true), 5),
+    ] {
         let graph = WeatherGraph::build(&grid, level).unwrap();
         let config = ForecasterConfig::new(64, 4, level, CHANNELS);
         let width = config.grid_inputs() - 3;
@@ -59,7 +52,7 @@ fn steps(c: &mut Criterion) {
 }
 
 fn graph_build(c: &mut Criterion) {
-    let grid = global(0.25, true);
+    let grid = global_grid(0.25, true);
     let mut group = c.benchmark_group("graph");
     group.sample_size(10).measurement_time(Duration::from_secs(30));
     group.bench_function("build_0p25deg_level6", |b| {

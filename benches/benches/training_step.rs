@@ -8,27 +8,17 @@ use std::time::Duration;
 use burn::backend::{Autodiff, NdArray};
 use burn::optim::AdamWConfig;
 use criterion::{Criterion, criterion_group, criterion_main};
+use vejr_benches::global_grid;
 use vejr_engine::training::data_loader::Batch;
 use vejr_engine::training::distributed::Distributed;
 use vejr_engine::training::losses::{self, BatchTensors, LossWeights};
 use vejr_engine::training::step::{StepContext, training_step};
 use vejr_models::forcings::FORCING_CHANNELS;
-use vejr_models::graph::{GridPoints, WeatherGraph};
+use vejr_models::graph::WeatherGraph;
 use vejr_models::{Forecaster, ForecasterConfig, GraphTensors, Normalization};
 
 const CHANNELS: usize = 13;
 type A = Autodiff<NdArray>;
-
-fn global(resolution: f64, poles: bool) -> GridPoints {
-    let rows = (180.0 / resolution).round() as usize + usize::from(poles);
-    let first = if poles { 90.0 } else { 90.0 - resolution / 2.0 };
-    GridPoints {
-        latitudes: (0..rows).map(|i| first - i as f64 * resolution).collect(),
-        longitudes: (0..(360.0 / resolution).round() as usize)
-            .map(|j| j as f64 * resolution)
-            .collect(),
-    }
-}
 
 fn field(n: usize, salt: usize) -> Vec<f32> {
     (0..n)
@@ -37,7 +27,10 @@ fn field(n: usize, salt: usize) -> Vec<f32> {
 }
 
 fn steps(c: &mut Criterion) {
-    for (name, grid, level) in [("5p625deg", global(5.625, false), 4), ("1deg", global(1.0, true), 5)] {
+    for (name, grid, level) in [
+        ("5p625deg", global_grid(5.625, false), 4),
+        ("1deg", global_grid(1.0, true), 5),
+    ] {
         let graph = WeatherGraph::build(&grid, level).unwrap();
         let device = Default::default();
         let graph_tensors = GraphTensors::<A>::new(&graph, &device);

@@ -270,15 +270,7 @@ mod tests {
     use super::*;
 
     fn column(name: &str, level_type: &str, level: f64) -> Column {
-        Column {
-            name: name.into(),
-            variable: name.into(),
-            level_type: level_type.into(),
-            level,
-            units: None,
-            standard_name: None,
-            long_name: None,
-        }
+        Column::bare(name, level_type, level)
     }
 
     #[test]

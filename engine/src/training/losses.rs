@@ -237,15 +237,7 @@ mod tests {
     use burn::backend::NdArray;
 
     fn column(name: &str, level_type: &str, level: f64) -> Column {
-        Column {
-            name: name.into(),
-            variable: name.split('_').next().unwrap_or(name).into(),
-            level_type: level_type.into(),
-            level,
-            units: None,
-            standard_name: None,
-            long_name: None,
-        }
+        Column::bare(name, level_type, level)
     }
 
     #[test]

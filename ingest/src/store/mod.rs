@@ -30,6 +30,22 @@ pub struct Column {
     pub long_name: Option<String>,
 }
 
+impl Column {
+    /// A column without units or CF names (tests, and stores that never had them): `name` is
+    /// `variable` or `variable_level`.
+    pub fn bare(name: &str, level_type: &str, level: f64) -> Self {
+        Column {
+            name: name.into(),
+            variable: name.split('_').next().unwrap_or(name).into(),
+            level_type: level_type.into(),
+            level,
+            units: None,
+            standard_name: None,
+            long_name: None,
+        }
+    }
+}
+
 pub(crate) fn tendency_prefix(step: &str) -> String {
     format!("statistics_tendencies_{step}")
 }
