@@ -231,7 +231,12 @@ fn train_on_two_ranks(mpirun: &str, config: &std::path::Path) -> std::process::O
 }
 
 fn train_on_two_ranks_with(mpirun: &str, config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
-    Command::new(mpirun)
+    mpirun_command(mpirun, config, env).output().unwrap()
+}
+
+fn mpirun_command(mpirun: &str, config: &std::path::Path, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(mpirun);
+    command
         .args(["-np", "2", "--oversubscribe", "--allow-run-as-root"])
         .args([
             env!("CARGO_BIN_EXE_vejr"),
@@ -241,9 +246,8 @@ fn train_on_two_ranks_with(mpirun: &str, config: &std::path::Path, env: &[(&str,
         ])
         // Containers often forbid the shared-memory transport's single-copy mechanism.
         .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .envs(env.iter().copied());
+    command
 }
 
 /// A rank that dies (mpirun ends the job) or hangs (the other rank's watchdog ends it): the job
@@ -259,20 +263,29 @@ fn a_dead_or_hung_rank_ends_the_job_with_a_message() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let config = train_config(dir.path(), &[("steps", "6")]);
-        let started = Instant::now();
-        let out = train_on_two_ranks_with(
+        // A job that never ends is the failure under test: it is killed and reported, not waited
+        // for until CI's own limit. (A liveness bound, not a speed measurement.)
+        let mut child = mpirun_command(
             mpirun,
             &config,
             &[("VEJR_TEST_RANK_FAULT", fault), ("VEJR_COLLECTIVE_TIMEOUT_S", timeout)],
-        );
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(600) {
+                child.kill().unwrap();
+                panic!("{fault}: the job hung instead of ending");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let out = child.wait_with_output().unwrap();
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(!out.status.success(), "{fault}: the job must fail\n{all}");
         assert!(all.contains(expected), "{fault}: expected {expected:?} in\n{all}");
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{fault}: took {:?}",
-            started.elapsed()
-        );
         assert!(!dir.path().join("run/checkpoints/step-0000006.vejr").exists());
     }
 }
