@@ -70,6 +70,7 @@ fn steps(c: &mut Criterion) {
             error_weights: &error_weights,
             global_batch: 1,
             gradient_clip: 32.0,
+            recompute_rollout: false,
             dist: &dist,
             device: &device,
         };

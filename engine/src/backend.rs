@@ -14,7 +14,8 @@ use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 
 pub type Cpu = burn::backend::NdArray<f32>;
 pub type CpuAutodiff = Autodiff<Cpu>;
-/// `gradient_checkpointing = true`: memory-bound activations recomputed in the backward pass.
+/// `gradient_checkpointing = true`: within each (recomputed) rollout step, memory-bound
+/// activations are recomputed in the backward pass too.
 pub type CpuAutodiffCheckpointed = Autodiff<Cpu, BalancedCheckpointing>;
 
 #[cfg(feature = "cuda")]

@@ -24,6 +24,9 @@ pub struct ModelSection {
     pub latent: usize,
     pub processor_layers: usize,
     pub mesh_level: usize,
+    /// Learned features per grid point (see `ForecasterConfig::trainable_grid_features`).
+    #[serde(default)]
+    pub trainable_grid_features: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,7 +73,8 @@ impl RunConfig {
         Ok(config)
     }
 
-    pub fn forecaster(&self) -> ForecasterConfig {
+    /// The forecaster for a store with `grid_points` points.
+    pub fn forecaster(&self, grid_points: usize) -> ForecasterConfig {
         ForecasterConfig::new(
             self.model.latent,
             self.model.processor_layers,
@@ -78,6 +82,8 @@ impl RunConfig {
             self.data.variables.len(),
         )
         .with_static_channels(self.data.static_fields.len())
+        .with_trainable_grid_features(self.model.trainable_grid_features)
+        .with_grid_points(grid_points)
     }
 }
 
@@ -92,10 +98,10 @@ mod tests {
 
     #[test]
     fn shipped_configs_parse_to_the_sizes_they_promise() {
-        let tiny = config("test-tiny.toml").forecaster();
+        let tiny = config("test-tiny.toml").forecaster(0);
         assert!((16..=32).contains(&tiny.latent) && (1..=2).contains(&tiny.processor_layers));
         let graphcast = config("graphcast-0p25deg.toml");
-        let f = graphcast.forecaster();
+        let f = graphcast.forecaster(0);
         assert_eq!(
             (f.latent, f.processor_layers, f.mesh_level, f.state_channels),
             (512, 16, 6, 227)
@@ -104,8 +110,8 @@ mod tests {
             graphcast.data.variables.contains(&"q_1000".to_string())
                 && graphcast.data.variables.contains(&"tp".to_string())
         );
-        assert_eq!(config("era5-5p625deg.toml").forecaster().mesh_level, 4);
-        assert_eq!(config("era5-1deg.toml").forecaster().state_channels, 6 * 13 + 5);
+        assert_eq!(config("era5-5p625deg.toml").forecaster(0).mesh_level, 4);
+        assert_eq!(config("era5-1deg.toml").forecaster(0).state_channels, 6 * 13 + 5);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use vejr_engine::training::parameters::max_relative_difference;
 
 mod common;
-use common::{checkpoint_weights, metrics, stderr, stdout, train_config, vejr};
+use common::{checkpoint_weights, metrics, set_model, stderr, stdout, train_config, vejr};
 
 #[test]
 fn bad_configs_stop_at_start_up_with_one_line() {
@@ -170,6 +170,50 @@ fn gradient_checkpointing_changes_memory_not_results() {
     assert!(
         initial_difference <= 1e-6,
         "checkpointed training differs by {initial_difference}"
+    );
+}
+
+/// The point of checkpointing: the activations kept for the backward pass do not grow with
+/// the rollout. A model wide enough that its activations dominate the process; from 2 to 12
+/// rollout steps, checkpointed training may grow by a tenth of what plain back-propagation
+/// through the rollout grows by (what is left is the batch itself: targets and forcings of
+/// every step, which any rollout loss needs).
+#[test]
+fn gradient_checkpointing_keeps_memory_flat_in_the_rollout() {
+    let peak = |rollout: usize, checkpointing: bool| -> f64 {
+        let dir = tempfile::tempdir().unwrap();
+        let curriculum = format!("[[training.curriculum]]\nfrom_step = 0\nrollout = {rollout}\n");
+        let config = train_config(
+            dir.path(),
+            &[
+                ("steps", "1"),
+                ("validate_every", "100"),
+                ("checkpoint_every", "100"),
+                ("curriculum", &curriculum),
+                ("gradient_checkpointing", &checkpointing.to_string()),
+            ],
+        );
+        set_model(&config, "latent = 64\nprocessor_layers = 4\nmesh_level = 4");
+        let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary = stdout(&out);
+        let mib = summary
+            .split("peak memory ")
+            .nth(1)
+            .and_then(|rest| rest.split(" MiB").next())
+            .unwrap_or_else(|| panic!("no peak memory in the summary: {summary}"));
+        mib.parse().unwrap()
+    };
+    let plain = peak(12, false) - peak(2, false);
+    let checkpointed = peak(12, true) - peak(2, true);
+    assert!(
+        plain > 200.0,
+        "plain back-propagation grew by only {plain} MiB from rollout 2 to 12: the test no longer \
+         measures what it should"
+    );
+    assert!(
+        checkpointed <= 0.1 * plain,
+        "checkpointed training grew by {checkpointed} MiB from rollout 2 to 12, plain by {plain} MiB"
     );
 }
 

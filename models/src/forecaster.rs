@@ -6,7 +6,7 @@
 //! tendency, which the normalisation statistics turn into the state at t+Δt.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -30,18 +30,40 @@ pub struct ForecasterConfig {
     /// Static fields (land–sea mask, orography, the store's missing-point mask).
     #[config(default = 0)]
     pub static_channels: usize,
+    /// Learned features per grid point (Anemoi's trainable node parameters): what the static
+    /// fields do not say about a place (a coast, a valley) the model can learn for itself.
+    /// Ties the model to its grid, as the graph already does.
+    #[config(default = 0)]
+    pub trainable_grid_features: usize,
+    /// Grid points; needed only with `trainable_grid_features`.
+    #[config(default = 0)]
+    pub grid_points: usize,
 }
 
 impl ForecasterConfig {
-    /// Channels of the grid node input: two states, forcings at three times, statics, position.
+    /// Channels of the grid node input: two states, forcings at three times, statics, learned
+    /// features, position.
     pub fn grid_inputs(&self) -> usize {
-        2 * self.state_channels + 3 * FORCING_CHANNELS + self.static_channels + NODE_FEATURES
+        2 * self.state_channels
+            + 3 * FORCING_CHANNELS
+            + self.static_channels
+            + self.trainable_grid_features
+            + NODE_FEATURES
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> Forecaster<B> {
         let l = self.latent;
         let embed = |input: usize| MlpConfig::new(input, l, l).init(device);
+        // Zeros, as Anemoi starts them: the gradient through the grid embedding moves them.
+        let trainable_grid_features = (self.trainable_grid_features > 0).then(|| {
+            assert!(
+                self.grid_points > 0,
+                "trainable grid features need the number of grid points"
+            );
+            Param::from_tensor(Tensor::zeros([self.grid_points, self.trainable_grid_features], device))
+        });
         Forecaster {
+            trainable_grid_features,
             grid_embed: embed(self.grid_inputs()),
             mesh_embed: embed(NODE_FEATURES),
             grid_to_mesh_embed: embed(EDGE_FEATURES),
@@ -62,6 +84,7 @@ impl ForecasterConfig {
 
 #[derive(Module, Debug)]
 pub struct Forecaster<B: Backend> {
+    trainable_grid_features: Option<Param<Tensor<B, 2>>>,
     grid_embed: Mlp<B>,
     mesh_embed: Mlp<B>,
     grid_to_mesh_embed: Mlp<B>,
@@ -120,6 +143,31 @@ impl<B: Backend> GraphTensors<B> {
     }
 }
 
+impl<B: burn::tensor::backend::AutodiffBackend> GraphTensors<B> {
+    /// The same graph on the backend without autodiff (for a forward pass that records nothing).
+    pub fn inner(&self) -> GraphTensors<B::InnerBackend> {
+        let edges = |(index, features): &(EdgeIndex<B>, Tensor<B, 3>)| {
+            (
+                EdgeIndex {
+                    senders: index.senders.clone().inner(),
+                    receivers: index.receivers.clone().inner(),
+                    num_receivers: index.num_receivers,
+                },
+                features.clone().inner(),
+            )
+        };
+        GraphTensors {
+            num_grid_nodes: self.num_grid_nodes,
+            num_mesh_nodes: self.num_mesh_nodes,
+            grid_node_features: self.grid_node_features.clone().inner(),
+            mesh_node_features: self.mesh_node_features.clone().inner(),
+            grid_to_mesh: edges(&self.grid_to_mesh),
+            mesh: edges(&self.mesh),
+            mesh_to_grid: edges(&self.mesh_to_grid),
+        }
+    }
+}
+
 fn batched<B: Backend>(t: &Tensor<B, 3>, batch: usize) -> Tensor<B, 3> {
     let [_, n, c] = t.dims();
     t.clone().expand([batch, n, c])
@@ -130,7 +178,12 @@ impl<B: Backend> Forecaster<B> {
     /// here) → normalised tendency `[batch, grid, state_channels]`.
     pub fn forward(&self, grid_inputs: Tensor<B, 3>, graph: &GraphTensors<B>) -> Tensor<B, 3> {
         let batch = grid_inputs.dims()[0];
-        let grid_in = Tensor::cat(vec![grid_inputs, batched(&graph.grid_node_features, batch)], 2);
+        let mut parts = vec![grid_inputs];
+        if let Some(learned) = &self.trainable_grid_features {
+            parts.push(batched(&learned.val().unsqueeze_dim(0), batch));
+        }
+        parts.push(batched(&graph.grid_node_features, batch));
+        let grid_in = Tensor::cat(parts, 2);
         let grid = self.grid_embed.forward(grid_in);
         let mesh = self.mesh_embed.forward(batched(&graph.mesh_node_features, batch));
         let g2m_edges = self.grid_to_mesh_embed.forward(batched(&graph.grid_to_mesh.1, batch));

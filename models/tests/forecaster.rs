@@ -2,7 +2,7 @@
 //! does not fit, and it can learn a real field.
 
 use burn::backend::{Autodiff, NdArray};
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Tensor, TensorData};
 use chrono::{TimeDelta, TimeZone, Utc};
@@ -100,6 +100,67 @@ fn checkpoint_restores_bitwise_and_refuses_what_does_not_fit() {
     assert!(text.contains("damaged file"), "{text}");
     std::fs::write(&path, &bytes[..100]).unwrap();
     assert!(checkpoint::load::<B>(&path, &expected, &device).is_err());
+}
+
+/// Learned per-point features: zero at first, moved by training (the gradient reaches them
+/// through the grid embedding), and kept by a checkpoint; the caller's input width is unchanged.
+#[test]
+fn trainable_grid_features_learn_and_are_checkpointed() {
+    type A = Autodiff<NdArray>;
+    let device = Default::default();
+    let grid = coarse_global(30.0);
+    let graph = WeatherGraph::build(&grid, 1).unwrap();
+    let tensors = GraphTensors::<A>::new(&graph, &device);
+    let config = tiny(2).with_trainable_grid_features(4).with_grid_points(grid.len());
+    let width = tiny(2).grid_inputs() - 3;
+    assert_eq!(config.grid_inputs(), tiny(2).grid_inputs() + 4);
+    let learned = |m: &Forecaster<A>| -> Vec<f32> {
+        let mut all = Vec::new();
+        m.visit(&mut Collect(&mut all, grid.len() * 4));
+        all
+    };
+    let mut model = config.init::<A>(&device);
+    assert!(learned(&model).iter().all(|&v| v == 0.0), "they start at zero");
+
+    let values: Vec<f32> = noise(grid.len() * width, 5).into_iter().map(|v| v as f32).collect();
+    let x = Tensor::<A, 3>::from_data(TensorData::new(values, [1, grid.len(), width]), &device);
+    let mut optimizer = AdamConfig::new().init::<A, Forecaster<A>>();
+    let loss = model.forward(x.clone(), &tensors).powi_scalar(2).sum();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    model = optimizer.step(1e-2, model, grads);
+    let after_step = learned(&model);
+    assert!(after_step.iter().all(|v| v.is_finite()) && after_step.iter().any(|&v| v != 0.0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.vejr");
+    let model = model.valid();
+    checkpoint::save(&path, &model, &metadata(&grid, &config)).unwrap();
+    let none = Expectation {
+        columns: None,
+        latitudes: None,
+        longitudes: None,
+        time_step_seconds: None,
+    };
+    let (loaded, meta) = checkpoint::load::<NdArray>(&path, &none, &device).unwrap();
+    assert_eq!(meta.model.trainable_grid_features, 4);
+    let inner = GraphTensors::<NdArray>::new(&graph, &device);
+    let forward = |m: &Forecaster<NdArray>| -> Vec<u32> {
+        let y: Vec<f32> = m.forward(x.clone().inner(), &inner).into_data().to_vec().unwrap();
+        y.iter().map(|v| v.to_bits()).collect()
+    };
+    assert_eq!(forward(&model), forward(&loaded));
+}
+
+/// The parameter tensor of a given size (the learned features; no other has it here).
+struct Collect<'a>(&'a mut Vec<f32>, usize);
+
+impl<B: burn::tensor::backend::Backend> burn::module::ModuleVisitor<B> for Collect<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+        if param.val().shape().num_elements() == self.1 {
+            self.0
+                .extend(param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap());
+        }
+    }
 }
 
 #[test]

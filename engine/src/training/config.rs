@@ -63,8 +63,9 @@ pub struct TrainingSection {
     /// Loss weight per variable (store column or variable name); others weigh 1.
     #[serde(default)]
     pub variable_weights: BTreeMap<String, f64>,
-    /// Burn's autodiff checkpointing (BalancedCheckpointing): memory-bound activations are
-    /// recomputed in the backward pass instead of kept, for long rollouts on little memory.
+    /// For long rollouts on little memory: each rollout step is recomputed in the backward pass
+    /// (memory flat in the rollout length), and within a step Burn's BalancedCheckpointing
+    /// recomputes memory-bound activations instead of keeping them.
     #[serde(default)]
     pub gradient_checkpointing: bool,
     /// Floating-point type of weights and activations: f32, or bf16 (CUDA only).

@@ -9,6 +9,7 @@ pub mod distributed;
 pub mod losses;
 pub mod metrics;
 pub mod parameters;
+pub mod rollout_recomputation;
 pub mod schedule;
 pub mod step;
 mod validation;
@@ -144,7 +145,7 @@ pub fn train<B: AutodiffBackend>(
     let error_weights = losses::error_weights::<B>(&weights, &norm, device);
 
     B::seed(device, t.seed);
-    let mut model = config.forecaster().init::<B>(device);
+    let mut model = config.forecaster(grid.len()).init::<B>(device);
     let mut optimizer = AdamWConfig::new()
         .with_beta_1(t.beta_1 as f32)
         .with_beta_2(t.beta_2 as f32)
@@ -239,7 +240,7 @@ pub fn train<B: AutodiffBackend>(
     };
     let validator = validation::Validator::<B>::new(&graph, &norm, &weights, &plan, &t, reader.clone(), device);
     let metadata = |progress: &TrainingProgress| CheckpointMetadata {
-        model: config.forecaster(),
+        model: config.forecaster(grid.len()),
         columns: columns.clone(),
         column_details: serde_json::to_value(&selected).unwrap_or_default(),
         static_fields: config.data.static_fields.clone(),
@@ -283,6 +284,7 @@ pub fn train<B: AutodiffBackend>(
         error_weights: &error_weights,
         global_batch: t.batch_size,
         gradient_clip: t.gradient_clip,
+        recompute_rollout: t.gradient_checkpointing,
         dist,
         device,
     };

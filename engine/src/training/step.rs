@@ -9,7 +9,7 @@ use vejr_models::{Forecaster, GraphTensors, Normalization};
 
 use super::distributed::Distributed;
 use super::losses::{self, BatchTensors};
-use super::parameters;
+use super::{parameters, rollout_recomputation};
 
 /// What a step needs besides the model, the optimiser and the batch; the same for every step.
 pub struct StepContext<'a, B: AutodiffBackend> {
@@ -19,6 +19,9 @@ pub struct StepContext<'a, B: AutodiffBackend> {
     /// Samples over all ranks: each rank's loss is its share of the global mean.
     pub global_batch: usize,
     pub gradient_clip: f64,
+    /// Recompute each rollout step in the backward pass (`gradient_checkpointing`): memory
+    /// flat in the rollout length for one more forward pass.
+    pub recompute_rollout: bool,
     pub dist: &'a Distributed,
     pub device: &'a B::Device,
 }
@@ -41,11 +44,16 @@ where
     B: AutodiffBackend,
     O: Optimizer<Forecaster<B>, B>,
 {
-    let loss = losses::rollout_loss(&model, cx.graph, cx.normalization, batch, cx.error_weights, |_, _| {})
-        / cx.global_batch as f64;
-    let mut loss_sum = [loss.clone().into_scalar().elem::<f64>()];
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let mut flat = parameters::flatten_gradients(&model, grads);
+    let scale = 1.0 / cx.global_batch as f64;
+    let (loss, mut flat) = if cx.recompute_rollout {
+        rollout_recomputation::rollout_gradients(&model, cx.graph, cx.normalization, batch, cx.error_weights, scale)
+    } else {
+        let loss = losses::rollout_loss(&model, cx.graph, cx.normalization, batch, cx.error_weights, |_, _| {}) * scale;
+        let value = loss.clone().into_scalar().elem::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (value, parameters::flatten_gradients(&model, grads))
+    };
+    let mut loss_sum = [loss];
     cx.dist.all_reduce_sum(&mut flat);
     cx.dist.all_reduce_sum_f64(&mut loss_sum);
     if !loss_sum[0].is_finite() {

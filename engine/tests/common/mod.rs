@@ -48,6 +48,20 @@ pub fn uk_store() -> &'static Path {
 }
 
 /// A training config on the UK store; `training` lines replace the defaults of the same key.
+/// The model of [`train_config`]: small enough to train in seconds.
+const DEFAULT_MODEL: &str = "latent = 16\nprocessor_layers = 1\nmesh_level = 2";
+
+/// Replaces the model section of a config that [`train_config`] wrote.
+pub fn set_model(config: &Path, model: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(
+        text.contains(DEFAULT_MODEL),
+        "{} was not written by train_config",
+        config.display()
+    );
+    std::fs::write(config, text.replacen(DEFAULT_MODEL, model, 1)).unwrap();
+}
+
 pub fn train_config(dir: &Path, training: &[(&str, &str)]) -> PathBuf {
     let mut keys: Vec<(String, String)> = [
         ("output", "'run'"),
@@ -75,7 +89,7 @@ pub fn train_config(dir: &Path, training: &[(&str, &str)]) -> PathBuf {
     }
     let (curriculum, keys): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(k, _)| k == "curriculum");
     let mut body = format!(
-        "[model]\nlatent = 16\nprocessor_layers = 1\nmesh_level = 2\n[data]\nstore = '{}'\nvariables = ['2t']\n[training]\n",
+        "[model]\n{DEFAULT_MODEL}\n[data]\nstore = '{}'\nvariables = ['2t']\n[training]\n",
         uk_store().display()
     );
     for (k, v) in keys {
