@@ -10,25 +10,17 @@ pub enum DeviceKind {
 }
 
 use burn::backend::Autodiff;
-use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 
 pub type Cpu = burn::backend::NdArray<f32>;
 pub type CpuAutodiff = Autodiff<Cpu>;
-/// `gradient_checkpointing = true`: within each (recomputed) rollout step, memory-bound
-/// activations are recomputed in the backward pass too.
-pub type CpuAutodiffCheckpointed = Autodiff<Cpu, BalancedCheckpointing>;
 
 #[cfg(feature = "cuda")]
 pub type Gpu = burn::backend::Cuda<f32, i32>;
 #[cfg(feature = "cuda")]
 pub type GpuAutodiff = Autodiff<Gpu>;
-#[cfg(feature = "cuda")]
-pub type GpuAutodiffCheckpointed = Autodiff<Gpu, BalancedCheckpointing>;
 /// `precision = "bf16"`: bfloat16 weights and activations on the GPU.
 #[cfg(feature = "cuda")]
 pub type GpuBf16Autodiff = Autodiff<burn::backend::Cuda<burn::tensor::bf16, i32>>;
-#[cfg(feature = "cuda")]
-pub type GpuBf16AutodiffCheckpointed = Autodiff<burn::backend::Cuda<burn::tensor::bf16, i32>, BalancedCheckpointing>;
 
 /// The error for `--device cuda` in a build without CUDA.
 pub fn cuda_missing() -> crate::CommandError {

@@ -72,6 +72,23 @@ fn bad_configs_stop_at_start_up_with_one_line() {
     );
 }
 
+/// srun without a PMI plugin starts independent single processes that would each train alone
+/// into the same run directory: refused (srun's environment as it gives it to each task).
+#[test]
+fn srun_tasks_that_mpi_does_not_connect_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = train_config(dir.path(), &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_vejr"))
+        .args(["train", "--config", config.to_str().unwrap()])
+        .env("SLURM_STEP_NUM_TASKS", "2")
+        .env("SLURM_PROCID", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("srun --mpi=pmix"), "{}", stderr(&out));
+    assert!(!dir.path().join("run").exists());
+}
+
 #[test]
 fn learns_real_weather_better_than_persistence() {
     let dir = tempfile::tempdir().unwrap();

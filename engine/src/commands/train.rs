@@ -17,11 +17,10 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(900);
-    let dist = Distributed::init(Duration::from_secs(timeout)).map_err(CommandError::failure)?;
-    let (checkpointed, precision) = config
-        .training
-        .as_ref()
-        .map_or((false, Precision::F32), |t| (t.gradient_checkpointing, t.precision));
+    let dist = Distributed::init(Duration::from_secs(timeout)).map_err(CommandError::bad_input)?;
+    // gradient_checkpointing is the step's business (training::rollout_recomputation), not the
+    // backend's: one autodiff backend per device and precision.
+    let precision = config.training.as_ref().map_or(Precision::F32, |t| t.precision);
     let args = (&config, config_path, options, &dist);
     let report = match (device, precision) {
         (DeviceKind::Cpu, Precision::Bf16) => {
@@ -31,25 +30,14 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
             )));
         }
         (DeviceKind::Cpu, Precision::F32) => {
-            let cpu = Default::default();
-            if checkpointed {
-                train::<backend::CpuAutodiffCheckpointed>(args.0, args.1, args.2, args.3, &cpu)?
-            } else {
-                train::<backend::CpuAutodiff>(args.0, args.1, args.2, args.3, &cpu)?
-            }
+            train::<backend::CpuAutodiff>(args.0, args.1, args.2, args.3, &Default::default())?
         }
         #[cfg(feature = "cuda")]
         (DeviceKind::Cuda, precision) => {
             let gpu = burn::backend::cuda::CudaDevice::new(dist.local_rank);
-            match (precision, checkpointed) {
-                (Precision::F32, false) => train::<backend::GpuAutodiff>(args.0, args.1, args.2, args.3, &gpu)?,
-                (Precision::F32, true) => {
-                    train::<backend::GpuAutodiffCheckpointed>(args.0, args.1, args.2, args.3, &gpu)?
-                }
-                (Precision::Bf16, false) => train::<backend::GpuBf16Autodiff>(args.0, args.1, args.2, args.3, &gpu)?,
-                (Precision::Bf16, true) => {
-                    train::<backend::GpuBf16AutodiffCheckpointed>(args.0, args.1, args.2, args.3, &gpu)?
-                }
+            match precision {
+                Precision::F32 => train::<backend::GpuAutodiff>(args.0, args.1, args.2, args.3, &gpu)?,
+                Precision::Bf16 => train::<backend::GpuBf16Autodiff>(args.0, args.1, args.2, args.3, &gpu)?,
             }
         }
         #[cfg(not(feature = "cuda"))]

@@ -64,8 +64,7 @@ pub struct TrainingSection {
     #[serde(default)]
     pub variable_weights: BTreeMap<String, f64>,
     /// For long rollouts on little memory: each rollout step is recomputed in the backward pass
-    /// (memory flat in the rollout length), and within a step Burn's BalancedCheckpointing
-    /// recomputes memory-bound activations instead of keeping them.
+    /// instead of kept, so memory is flat in the rollout length (one more forward pass).
     #[serde(default)]
     pub gradient_checkpointing: bool,
     /// Floating-point type of weights and activations: f32, or bf16 (CUDA only).

@@ -39,6 +39,17 @@ fn local_rank_from_env() -> usize {
         .unwrap_or(0)
 }
 
+/// Tasks of the Slurm job step this process belongs to (set by srun).
+fn slurm_step_tasks() -> Option<usize> {
+    std::env::var("SLURM_STEP_NUM_TASKS").ok()?.parse().ok()
+}
+
+fn no_pmi(tasks: usize) -> String {
+    format!(
+        "srun started {tasks} tasks but MPI does not connect them (each would train alone): launch with `srun --mpi=pmix` (`srun --mpi=list` shows what this Slurm offers) or set MpiDefault=pmix in slurm.conf"
+    )
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -60,8 +71,14 @@ impl Distributed {
     /// MPI when launched by mpirun/srun, a single process otherwise. `timeout` bounds how long
     /// one collective may wait for the other ranks.
     pub fn init(timeout: Duration) -> Result<Self, String> {
+        // srun without a process-management interface starts N independent single processes,
+        // each of which would train alone and write the same run directory. (Under mpirun in
+        // an allocation the step is mpirun's daemons', not ours: no comparison there.)
         if !launched_by_mpi() {
-            return Ok(Self::single());
+            return match slurm_step_tasks() {
+                Some(n) if n > 1 => Err(no_pmi(n)),
+                _ => Ok(Self::single()),
+            };
         }
         let universe = mpi::initialize().ok_or("MPI was initialised twice")?;
         let world = universe.world();
