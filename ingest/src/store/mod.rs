@@ -7,6 +7,7 @@
 //! attributes. Stores are written as Zarr v3.
 
 pub mod config;
+mod ingest_plan;
 pub mod reader;
 pub mod writer;
 

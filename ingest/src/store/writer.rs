@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde_json::json;
 use zarrs::array::{ArrayBuilder, data_type};
@@ -14,13 +14,10 @@ use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
 use super::config::{IngestConfig, format_duration};
-use super::{Column, tendency_prefix};
+use super::ingest_plan::{IngestPlan, fmt_time};
+use super::tendency_prefix;
 use crate::error::{IngestError, Result};
-use crate::fields::LevelType;
-use crate::grid::Grid;
 use crate::progress::Progress;
-use crate::regrid::{Regridder, regular_grid};
-use crate::source::{self, FieldSource};
 use crate::statistics::Summary;
 
 #[derive(Clone, Debug, Default)]
@@ -42,13 +39,9 @@ pub struct IngestReport {
     pub seconds: f64,
 }
 
-/// Where one column's values come from for one time: (source, variable, level) indices.
-type Provider = (usize, usize, usize);
-
 pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions) -> Result<IngestReport> {
     let started = Instant::now();
     let cfg_err = |m: String| IngestError::config(config_path, m);
-    let step = config.time_step().map_err(cfg_err)?;
     let out_path = config.store.path.clone();
     if out_path.exists() && !options.overwrite {
         return Err(cfg_err(format!(
@@ -57,217 +50,7 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
         )));
     }
 
-    // Open every file (headers only).
-    let files = config.files(config_path)?;
-    let opening = if options.quiet {
-        Progress::hidden()
-    } else {
-        Progress::new("opening", files.len() as u64, "files")
-    };
-    let sources: Vec<Box<dyn FieldSource>> = files
-        .iter()
-        .map(|(path, hints)| {
-            let s = source::open(path, hints);
-            opening.inc(1);
-            s
-        })
-        .collect::<Result<_>>()?;
-    opening.finish();
-
-    // One grid for the store: the sources' own, or the configured target.
-    let first = sources[0].header();
-    let (grid, regridders): (Grid, Vec<Option<Regridder>>) = match &config.store.grid {
-        Some(target) => {
-            let grid = regular_grid(target.resolution, target.area).map_err(cfg_err)?;
-            let r = sources
-                .iter()
-                .map(|s| Some(Regridder::new(&s.header().grid, &grid)))
-                .collect();
-            (grid, r)
-        }
-        None => {
-            for s in &sources[1..] {
-                let h = s.header();
-                if !h.grid.same_points(&first.grid, 1e-6) {
-                    return Err(IngestError::Grid {
-                        path: h.path.clone(),
-                        message: format!(
-                            "{} differs from {} in {}; set store.grid to interpolate",
-                            h.grid.describe(),
-                            first.grid.describe(),
-                            first.path.display()
-                        ),
-                    });
-                }
-            }
-            (first.grid.clone(), sources.iter().map(|_| None).collect())
-        }
-    };
-    let members = first.members.clone();
-    for s in &sources {
-        let h = s.header();
-        if h.members != members {
-            return Err(IngestError::Variable {
-                path: h.path.clone(),
-                variable: "number".into(),
-                message: format!(
-                    "ensemble members {:?} differ from {:?} in {}",
-                    h.members,
-                    members,
-                    first.path.display()
-                ),
-            });
-        }
-        if h.time.valid_times().is_none() {
-            return Err(IngestError::Time {
-                path: h.path.clone(),
-                message:
-                    "no time axis; a training store needs valid times (give time_dimension/time_units in the config)"
-                        .into(),
-            });
-        }
-    }
-
-    // Columns and, for each, which file provides which time.
-    let mut columns: Vec<Column> = Vec::new();
-    let mut providers: Vec<BTreeMap<DateTime<Utc>, Provider>> = Vec::new();
-    for selection in &config.variables {
-        let found: Vec<(usize, usize)> = sources
-            .iter()
-            .enumerate()
-            .flat_map(|(s, src)| {
-                src.header()
-                    .variables
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.name == selection.name)
-                    .map(move |(v, _)| (s, v))
-            })
-            .collect();
-        let Some(&(s0, v0)) = found.first() else {
-            let available: Vec<String> = sources
-                .iter()
-                .flat_map(|s| s.header().variables.iter().map(|v| v.name.clone()))
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            return Err(cfg_err(format!(
-                "variable {:?} is in no source file (available: {})",
-                selection.name,
-                available.join(", ")
-            )));
-        };
-        let info = &sources[s0].header().variables[v0];
-        let levels = selection.levels.clone().unwrap_or_else(|| info.levels.clone());
-        for level in levels {
-            let name = if info.level_type == LevelType::Surface {
-                info.name.clone()
-            } else {
-                format!("{}_{}", info.name, crate::fields::format_level(level))
-            };
-            let mut by_time = BTreeMap::new();
-            for &(s, v) in &found {
-                let h = sources[s].header();
-                let vi = &h.variables[v];
-                let Some(l) = vi.levels.iter().position(|&x| (x - level).abs() < 1e-6) else {
-                    return Err(IngestError::variable(
-                        &h.path,
-                        &vi.name,
-                        format!("has no level {level} (levels {:?})", vi.levels),
-                    ));
-                };
-                for time in h.time.valid_times().expect("checked") {
-                    if let Some((other, _, _)) = by_time.insert(*time, (s, v, l)) {
-                        return Err(IngestError::variable(
-                            &h.path,
-                            &name,
-                            format!(
-                                "duplicated time {} (also in {})",
-                                time.format("%Y-%m-%dT%H:%MZ"),
-                                sources[other].header().path.display()
-                            ),
-                        ));
-                    }
-                }
-            }
-            columns.push(Column {
-                name,
-                variable: info.name.clone(),
-                level_type: info.level_type.label().to_owned(),
-                level: if info.level_type == LevelType::Surface {
-                    0.0
-                } else {
-                    level
-                },
-                units: info.units.clone(),
-                standard_name: info.standard_name.clone(),
-                long_name: info.long_name.clone(),
-            });
-            providers.push(by_time);
-        }
-    }
-    if let Some(dup) = columns
-        .iter()
-        .enumerate()
-        .find(|(i, c)| columns[..*i].iter().any(|d| d.name == c.name))
-    {
-        return Err(cfg_err(format!("column {} selected twice", dup.1.name)));
-    }
-
-    // The store's times: every `step` from start to end, all columns present.
-    let first_time = providers
-        .iter()
-        .filter_map(|p| p.keys().next())
-        .max()
-        .copied()
-        .expect("columns have times");
-    let last_time = providers
-        .iter()
-        .filter_map(|p| p.keys().next_back())
-        .min()
-        .copied()
-        .expect("columns have times");
-    let start = config.store.start.unwrap_or(first_time);
-    let end = config.store.end.unwrap_or(last_time);
-    if start < first_time || end > last_time {
-        return Err(cfg_err(format!(
-            "store range {} .. {} is outside the data, which covers {} .. {} for every selected variable",
-            fmt_time(start),
-            fmt_time(end),
-            fmt_time(first_time),
-            fmt_time(last_time)
-        )));
-    }
-    let mut times = Vec::new();
-    let mut missing: Vec<(DateTime<Utc>, String)> = Vec::new();
-    let mut t = start;
-    while t <= end {
-        match columns.iter().zip(&providers).find(|(_, p)| !p.contains_key(&t)) {
-            None => times.push(t),
-            Some((c, _)) => missing.push((t, c.name.clone())),
-        }
-        t += step;
-    }
-    if !missing.is_empty() && !config.store.allow_gaps {
-        let (t, c) = &missing[0];
-        return Err(cfg_err(format!(
-            "gap in the data: no {c} at {}{} (set store.allow_gaps = true to store around gaps)",
-            fmt_time(*t),
-            if missing.len() > 1 {
-                format!(" and {} more time(s)", missing.len() - 1)
-            } else {
-                String::new()
-            }
-        )));
-    }
-    if times.len() < 2 {
-        return Err(cfg_err(format!(
-            "only {} time step(s) in {} .. {}",
-            times.len(),
-            fmt_time(start),
-            fmt_time(end)
-        )));
-    }
+    let mut plan = IngestPlan::new(config, config_path, options.quiet)?;
 
     // Write under a temporary name next to the destination.
     let tmp_path = partial_path(&out_path);
@@ -280,20 +63,7 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
     // A field missing everywhere is no data at that time: a gap. Found while writing, so the
     // write is redone without those times (or refused, naming the first).
     let bytes = loop {
-        let result = write_store(
-            &tmp_path,
-            config,
-            options,
-            step,
-            &grid,
-            &members,
-            &columns,
-            &times,
-            &missing,
-            &sources,
-            &regridders,
-            &providers,
-        );
+        let result = write_store(&tmp_path, config, options, &plan);
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -305,6 +75,14 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
             Written::Complete(bytes) => break bytes,
             Written::EmptyFields(empty) => {
                 let _ = std::fs::remove_dir_all(&tmp_path);
+                let IngestPlan {
+                    sources,
+                    columns,
+                    providers,
+                    times,
+                    missing,
+                    ..
+                } = &mut plan;
                 let (t, c) = empty[0];
                 let (s, _, _) = providers[c][&times[t]];
                 if !config.store.allow_gaps {
@@ -328,7 +106,7 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
                 }
                 missing.sort();
                 missing.dedup_by_key(|(t, _)| *t);
-                times = times
+                *times = times
                     .iter()
                     .enumerate()
                     .filter(|(t, _)| !drop.contains(t))
@@ -356,9 +134,9 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
     }
     Ok(IngestReport {
         path: out_path,
-        times: times.len(),
-        columns: columns.len(),
-        gridpoints: grid.len(),
+        times: plan.times.len(),
+        columns: plan.columns.len(),
+        gridpoints: plan.grid.len(),
         bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -376,25 +154,19 @@ pub fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn fmt_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%MZ").to_string()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_store(
-    path: &Path,
-    config: &IngestConfig,
-    options: &IngestOptions,
-    step: TimeDelta,
-    grid: &Grid,
-    members: &[i64],
-    columns: &[Column],
-    times: &[DateTime<Utc>],
-    missing: &[(DateTime<Utc>, String)],
-    sources: &[Box<dyn FieldSource>],
-    regridders: &[Option<Regridder>],
-    providers: &[BTreeMap<DateTime<Utc>, Provider>],
-) -> Result<Written> {
+fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan: &IngestPlan) -> Result<Written> {
+    let IngestPlan {
+        step,
+        sources,
+        grid,
+        regridders,
+        members,
+        columns,
+        providers,
+        times,
+        missing,
+    } = plan;
+    let step = *step;
     let store_err = |e: &dyn std::fmt::Display| IngestError::store(path, e);
     std::fs::create_dir_all(path).map_err(|e| IngestError::io(path, e))?;
     let store = Arc::new(FilesystemStore::new(path).map_err(|e| store_err(&e))?);

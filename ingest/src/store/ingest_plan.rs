@@ -1,0 +1,271 @@
+//! What a store will hold and where each of its values comes from, worked out from the config
+//! and the sources' headers before anything is written: every refusal that needs no decoding
+//! (missing variable or level, grids or members that differ, duplicated times, gaps, a range
+//! outside the data) happens here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::Column;
+use super::config::IngestConfig;
+use crate::error::{IngestError, Result};
+use crate::fields::LevelType;
+use crate::grid::Grid;
+use crate::progress::Progress;
+use crate::regrid::{Regridder, regular_grid};
+use crate::source::{self, FieldSource};
+
+/// Where one column's values come from for one time: (source, variable, level) indices.
+pub(super) type Provider = (usize, usize, usize);
+
+pub(super) struct IngestPlan {
+    pub step: TimeDelta,
+    pub sources: Vec<Box<dyn FieldSource>>,
+    /// The store's grid, and per source the interpolation onto it when `store.grid` is set.
+    pub grid: Grid,
+    pub regridders: Vec<Option<Regridder>>,
+    pub members: Vec<i64>,
+    pub columns: Vec<Column>,
+    /// Per column: which source, variable and level holds each valid time.
+    pub providers: Vec<BTreeMap<DateTime<Utc>, Provider>>,
+    /// The times to store, and the times left out as gaps (with the first column missing).
+    pub times: Vec<DateTime<Utc>>,
+    pub missing: Vec<(DateTime<Utc>, String)>,
+}
+
+impl IngestPlan {
+    pub fn new(config: &IngestConfig, config_path: &Path, quiet: bool) -> Result<Self> {
+        let cfg_err = |m: String| IngestError::config(config_path, m);
+        let step = config.time_step().map_err(cfg_err)?;
+
+        // Open every file (headers only).
+        let files = config.files(config_path)?;
+        let opening = if quiet {
+            Progress::hidden()
+        } else {
+            Progress::new("opening", files.len() as u64, "files")
+        };
+        let sources: Vec<Box<dyn FieldSource>> = files
+            .iter()
+            .map(|(path, hints)| {
+                let s = source::open(path, hints);
+                opening.inc(1);
+                s
+            })
+            .collect::<Result<_>>()?;
+        opening.finish();
+
+        // One grid for the store: the sources' own, or the configured target.
+        let first = sources[0].header();
+        let (grid, regridders): (Grid, Vec<Option<Regridder>>) = match &config.store.grid {
+            Some(target) => {
+                let grid = regular_grid(target.resolution, target.area).map_err(cfg_err)?;
+                let r = sources
+                    .iter()
+                    .map(|s| Some(Regridder::new(&s.header().grid, &grid)))
+                    .collect();
+                (grid, r)
+            }
+            None => {
+                for s in &sources[1..] {
+                    let h = s.header();
+                    if !h.grid.same_points(&first.grid, 1e-6) {
+                        return Err(IngestError::Grid {
+                            path: h.path.clone(),
+                            message: format!(
+                                "{} differs from {} in {}; set store.grid to interpolate",
+                                h.grid.describe(),
+                                first.grid.describe(),
+                                first.path.display()
+                            ),
+                        });
+                    }
+                }
+                (first.grid.clone(), sources.iter().map(|_| None).collect())
+            }
+        };
+        let members = first.members.clone();
+        for s in &sources {
+            let h = s.header();
+            if h.members != members {
+                return Err(IngestError::Variable {
+                    path: h.path.clone(),
+                    variable: "number".into(),
+                    message: format!(
+                        "ensemble members {:?} differ from {:?} in {}",
+                        h.members,
+                        members,
+                        first.path.display()
+                    ),
+                });
+            }
+            if h.time.valid_times().is_none() {
+                return Err(IngestError::Time {
+                    path: h.path.clone(),
+                    message:
+                        "no time axis; a training store needs valid times (give time_dimension/time_units in the config)"
+                            .into(),
+                });
+            }
+        }
+
+        // Columns and, for each, which file provides which time.
+        let mut columns: Vec<Column> = Vec::new();
+        let mut providers: Vec<BTreeMap<DateTime<Utc>, Provider>> = Vec::new();
+        for selection in &config.variables {
+            let found: Vec<(usize, usize)> = sources
+                .iter()
+                .enumerate()
+                .flat_map(|(s, src)| {
+                    src.header()
+                        .variables
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.name == selection.name)
+                        .map(move |(v, _)| (s, v))
+                })
+                .collect();
+            let Some(&(s0, v0)) = found.first() else {
+                let available: Vec<String> = sources
+                    .iter()
+                    .flat_map(|s| s.header().variables.iter().map(|v| v.name.clone()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                return Err(cfg_err(format!(
+                    "variable {:?} is in no source file (available: {})",
+                    selection.name,
+                    available.join(", ")
+                )));
+            };
+            let info = &sources[s0].header().variables[v0];
+            let levels = selection.levels.clone().unwrap_or_else(|| info.levels.clone());
+            for level in levels {
+                let name = if info.level_type == LevelType::Surface {
+                    info.name.clone()
+                } else {
+                    format!("{}_{}", info.name, crate::fields::format_level(level))
+                };
+                let mut by_time = BTreeMap::new();
+                for &(s, v) in &found {
+                    let h = sources[s].header();
+                    let vi = &h.variables[v];
+                    let Some(l) = vi.levels.iter().position(|&x| (x - level).abs() < 1e-6) else {
+                        return Err(IngestError::variable(
+                            &h.path,
+                            &vi.name,
+                            format!("has no level {level} (levels {:?})", vi.levels),
+                        ));
+                    };
+                    for time in h.time.valid_times().expect("checked") {
+                        if let Some((other, _, _)) = by_time.insert(*time, (s, v, l)) {
+                            return Err(IngestError::variable(
+                                &h.path,
+                                &name,
+                                format!(
+                                    "duplicated time {} (also in {})",
+                                    time.format("%Y-%m-%dT%H:%MZ"),
+                                    sources[other].header().path.display()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                columns.push(Column {
+                    name,
+                    variable: info.name.clone(),
+                    level_type: info.level_type.label().to_owned(),
+                    level: if info.level_type == LevelType::Surface {
+                        0.0
+                    } else {
+                        level
+                    },
+                    units: info.units.clone(),
+                    standard_name: info.standard_name.clone(),
+                    long_name: info.long_name.clone(),
+                });
+                providers.push(by_time);
+            }
+        }
+        if let Some(dup) = columns
+            .iter()
+            .enumerate()
+            .find(|(i, c)| columns[..*i].iter().any(|d| d.name == c.name))
+        {
+            return Err(cfg_err(format!("column {} selected twice", dup.1.name)));
+        }
+
+        // The store's times: every `step` from start to end, all columns present.
+        let first_time = providers
+            .iter()
+            .filter_map(|p| p.keys().next())
+            .max()
+            .copied()
+            .expect("columns have times");
+        let last_time = providers
+            .iter()
+            .filter_map(|p| p.keys().next_back())
+            .min()
+            .copied()
+            .expect("columns have times");
+        let start = config.store.start.unwrap_or(first_time);
+        let end = config.store.end.unwrap_or(last_time);
+        if start < first_time || end > last_time {
+            return Err(cfg_err(format!(
+                "store range {} .. {} is outside the data, which covers {} .. {} for every selected variable",
+                fmt_time(start),
+                fmt_time(end),
+                fmt_time(first_time),
+                fmt_time(last_time)
+            )));
+        }
+        let mut times = Vec::new();
+        let mut missing: Vec<(DateTime<Utc>, String)> = Vec::new();
+        let mut t = start;
+        while t <= end {
+            match columns.iter().zip(&providers).find(|(_, p)| !p.contains_key(&t)) {
+                None => times.push(t),
+                Some((c, _)) => missing.push((t, c.name.clone())),
+            }
+            t += step;
+        }
+        if !missing.is_empty() && !config.store.allow_gaps {
+            let (t, c) = &missing[0];
+            return Err(cfg_err(format!(
+                "gap in the data: no {c} at {}{} (set store.allow_gaps = true to store around gaps)",
+                fmt_time(*t),
+                if missing.len() > 1 {
+                    format!(" and {} more time(s)", missing.len() - 1)
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        if times.len() < 2 {
+            return Err(cfg_err(format!(
+                "only {} time step(s) in {} .. {}",
+                times.len(),
+                fmt_time(start),
+                fmt_time(end)
+            )));
+        }
+
+        Ok(IngestPlan {
+            step,
+            sources,
+            grid,
+            regridders,
+            members,
+            columns,
+            providers,
+            times,
+            missing,
+        })
+    }
+}
+
+pub(super) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%MZ").to_string()
+}
