@@ -4,6 +4,7 @@
 pub mod cf_time;
 pub mod error;
 pub mod fields;
+mod grib_grid;
 pub mod grib_reader;
 pub mod grid;
 pub mod hints;
