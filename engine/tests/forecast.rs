@@ -48,6 +48,21 @@ fn forecast(date: &str, lead: &str, out: &Path) -> std::process::Output {
     vejr(&forecast_args(date, lead, out))
 }
 
+/// `vejr forecast --init FILE`: the initial condition from analysis files.
+fn forecast_from_files(init: &Path, lead: &str, out: &Path) -> std::process::Output {
+    vejr(&[
+        "forecast",
+        "--checkpoint",
+        checkpoint().to_str().unwrap(),
+        "--init",
+        init.to_str().unwrap(),
+        "--lead",
+        lead,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn forecast_args<'a>(date: &'a str, lead: &'a str, out: &'a Path) -> Vec<&'a str> {
     vec![
         "forecast",
@@ -187,20 +202,7 @@ fn forecast_from_grib_analyses_and_refusal_of_missing_values() {
     let analyses = dir.path().join("analyses.grib2");
     analyses_as_grib(&analyses, ["2019-03-27T06:00:00Z", "2019-03-27T12:00:00Z"], |_, _| {});
     let (from_file, from_store) = (dir.path().join("init.nc"), dir.path().join("store.nc"));
-    let run_from = |init: &Path, out: &Path| {
-        vejr(&[
-            "forecast",
-            "--checkpoint",
-            checkpoint().to_str().unwrap(),
-            "--init",
-            init.to_str().unwrap(),
-            "--lead",
-            "12h",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
-    let out = run_from(&analyses, &from_file);
+    let out = forecast_from_files(&analyses, "12h", &from_file);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = forecast("2019-03-27T12:00:00Z", "12h", &from_store);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -242,7 +244,7 @@ fn forecast_from_grib_analyses_and_refusal_of_missing_values() {
         }
     });
     let refused = dir.path().join("refused.nc");
-    let out = run_from(&spoilt, &refused);
+    let out = forecast_from_files(&spoilt, "12h", &refused);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -309,17 +311,7 @@ fn bad_initial_conditions_get_one_line_and_exit_2() {
         (&other_grid, "is on a 33×49 grid, the checkpoint on 17×25"),
         (&other_variables, "2t at 2017-01-"),
     ] {
-        let out = vejr(&[
-            "forecast",
-            "--checkpoint",
-            checkpoint().to_str().unwrap(),
-            "--init",
-            init.to_str().unwrap(),
-            "--lead",
-            "24h",
-            "--out",
-            out_path.to_str().unwrap(),
-        ]);
+        let out = forecast_from_files(init, "24h", &out_path);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
