@@ -8,7 +8,7 @@
 //! recomputation costs one extra forward pass and keeps one step's activations alive at a time.
 
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use vejr_models::{Forecaster, GraphTensors, Normalization};
@@ -49,8 +49,9 @@ pub fn rollout_gradients<B: AutodiffBackend>(
 
     // Backward, last step first. upstream[i] is ∂(loss of later steps)/∂states[i].
     let mut upstream: Vec<Option<Tensor<B::InnerBackend, 3>>> = vec![None; steps + 2];
-    let mut flat: Option<Vec<f32>> = None;
-    let mut loss = 0.0;
+    // Summed on the device, copied to the host once.
+    let mut accumulated = GradientsAccumulator::new();
+    let mut loss: Option<Tensor<B::InnerBackend, 1>> = None;
     for k in (0..steps).rev() {
         // The batch's own inputs (indices 0 and 1) need no gradient.
         let leaf = |i: usize| {
@@ -73,7 +74,11 @@ pub fn rollout_gradients<B: AutodiffBackend>(
             batch.denominators[k].clone(),
             error_weights.clone(),
         ) * loss_scale;
-        loss += step.clone().into_scalar().elem::<f64>();
+        let step_value = step.clone().inner();
+        loss = Some(match loss.take() {
+            Some(sum) => sum + step_value,
+            None => step_value,
+        });
         // ⟨g, next⟩ with g held constant back-propagates g through this step.
         let objective = match upstream[k + 2].take() {
             Some(g) => step + (next * Tensor::from_inner(g)).sum(),
@@ -88,14 +93,8 @@ pub fn rollout_gradients<B: AutodiffBackend>(
                 });
             }
         }
-        let step_flat = parameters::flatten_gradients(model, GradientsParams::from_grads(grads, model));
-        flat = Some(match flat {
-            None => step_flat,
-            Some(mut sum) => {
-                sum.iter_mut().zip(&step_flat).for_each(|(s, g)| *s += g);
-                sum
-            }
-        });
+        accumulated.accumulate(model, GradientsParams::from_grads(grads, model));
     }
-    (loss, flat.expect("at least one rollout step"))
+    let loss = loss.expect("at least one rollout step").into_scalar().elem::<f64>();
+    (loss, parameters::flatten_gradients(model, accumulated.grads()))
 }
