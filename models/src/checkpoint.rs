@@ -154,6 +154,22 @@ pub fn read_metadata(path: &Path) -> Result<CheckpointMetadata, CheckpointError>
     Ok(read(path, false)?.0.metadata)
 }
 
+/// Model options added after checkpoints were first written, with the value that means "not
+/// used" (Burn's config deserialiser has no defaults): older checkpoints keep loading.
+const LATER_MODEL_FIELDS: [(&str, u64); 2] = [("trainable_grid_features", 0), ("grid_points", 0)];
+
+fn with_later_model_fields(header: &mut serde_json::Value) {
+    if let Some(model) = header
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("model"))
+        .and_then(|m| m.as_object_mut())
+    {
+        for (name, value) in LATER_MODEL_FIELDS {
+            model.entry(name).or_insert(value.into());
+        }
+    }
+}
+
 fn read(path: &Path, with_weights: bool) -> Result<(Envelope, Vec<u8>), CheckpointError> {
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
     let mut r = BufReader::new(file);
@@ -164,8 +180,10 @@ fn read(path: &Path, with_weights: bool) -> Result<(Envelope, Vec<u8>), Checkpoi
     }
     let mut header = String::new();
     r.read_line(&mut header).map_err(|e| io_error(path, e))?;
-    let envelope: Envelope =
-        serde_json::from_str(&header).map_err(|e| io_error(path, format!("damaged metadata: {e}")))?;
+    let damaged = |e: serde_json::Error| io_error(path, format!("damaged metadata: {e}"));
+    let mut header: serde_json::Value = serde_json::from_str(&header).map_err(damaged)?;
+    with_later_model_fields(&mut header);
+    let envelope: Envelope = serde_json::from_value(header).map_err(damaged)?;
     if !with_weights {
         return Ok((envelope, Vec::new()));
     }

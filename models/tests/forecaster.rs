@@ -66,11 +66,24 @@ fn checkpoint_restores_bitwise_and_refuses_what_does_not_fit() {
     };
     let (loaded, loaded_meta) = checkpoint::load::<B>(&path, &expected, &device).unwrap();
     assert_eq!(loaded_meta, meta);
-    let after: Vec<f32> = loaded.forward(x, &tensors).into_data().to_vec().unwrap();
-    assert_eq!(
-        before.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-        after.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-    );
+    let after: Vec<f32> = loaded.forward(x.clone(), &tensors).into_data().to_vec().unwrap();
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&before), bits(&after));
+
+    // A checkpoint written before the model had learned grid features still loads, unchanged.
+    let older = dir.path().join("older.vejr");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut lines = bytes.splitn(3, |&b| b == b'\n');
+    let (magic, header, weights) = (lines.next().unwrap(), lines.next().unwrap(), lines.next().unwrap());
+    let mut header: serde_json::Value = serde_json::from_slice(header).unwrap();
+    let model_fields = header["metadata"]["model"].as_object_mut().unwrap();
+    assert!(model_fields.remove("trainable_grid_features").is_some());
+    assert!(model_fields.remove("grid_points").is_some());
+    let header = serde_json::to_vec(&header).unwrap();
+    std::fs::write(&older, [magic, &header, weights].join(&b'\n')).unwrap();
+    let (loaded, _) = checkpoint::load::<B>(&older, &expected, &device).unwrap();
+    let after: Vec<f32> = loaded.forward(x.clone(), &tensors).into_data().to_vec().unwrap();
+    assert_eq!(bits(&before), bits(&after));
 
     let other = coarse_global(11.25);
     let columns = vec!["v0".to_string(), "msl".to_string(), "v2".to_string()];
