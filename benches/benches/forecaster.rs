@@ -10,6 +10,10 @@ use vejr_benches::global_grid;
 use vejr_models::graph::WeatherGraph;
 use vejr_models::{ForecasterConfig, GraphTensors};
 
+// The allocator the vejr binary runs with (engine/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CHANNELS: usize = 13;
 
 fn inputs<B: burn::tensor::backend::Backend>(points: usize, width: usize, device: &B::Device) -> Tensor<B, 3> {

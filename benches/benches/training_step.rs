@@ -17,6 +17,10 @@ use vejr_models::forcings::FORCING_CHANNELS;
 use vejr_models::graph::WeatherGraph;
 use vejr_models::{Forecaster, ForecasterConfig, GraphTensors, Normalization};
 
+// The allocator the vejr binary runs with (engine/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CHANNELS: usize = 13;
 type A = Autodiff<NdArray>;
 

@@ -6,6 +6,11 @@ use vejr_engine::backend::DeviceKind;
 use vejr_engine::commands;
 use vejr_engine::training::TrainOptions;
 
+// Every tensor operation allocates its output; mimalloc reuses freed blocks where glibc handed
+// large ones back to the kernel and faulted them in again (a third of a forward pass).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// vejr: machine-learned weather forecasting from reanalysis.
 #[derive(Parser)]
 #[command(name = "vejr", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VEJR_GIT_REVISION"), ")"))]

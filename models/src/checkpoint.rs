@@ -10,9 +10,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
+use crate::gnn::GraphBackend;
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::forecaster::{Forecaster, ForecasterConfig};
@@ -79,7 +79,7 @@ fn io_error(path: &Path, message: impl std::fmt::Display) -> CheckpointError {
     }
 }
 
-pub fn save<B: Backend>(
+pub fn save<B: GraphBackend>(
     path: &Path,
     model: &Forecaster<B>,
     metadata: &CheckpointMetadata,
@@ -89,7 +89,7 @@ pub fn save<B: Backend>(
 
 /// Like [`save`], with the engine's training state (optimiser, schedule position, data order)
 /// after the weights, in the same atomic write: weights and state can never disagree.
-pub fn save_with_training_state<B: Backend>(
+pub fn save_with_training_state<B: GraphBackend>(
     path: &Path,
     model: &Forecaster<B>,
     metadata: &CheckpointMetadata,
@@ -206,7 +206,7 @@ fn read(path: &Path, with_weights: bool) -> Result<(Envelope, Vec<u8>), Checkpoi
 
 /// Loads a checkpoint onto `device`, refusing it (naming every difference) when it does not
 /// fit `expected`.
-pub fn load<B: Backend>(
+pub fn load<B: GraphBackend>(
     path: &Path,
     expected: &Expectation,
     device: &B::Device,

@@ -7,12 +7,13 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::forcings::FORCING_CHANNELS;
 use crate::gnn::interaction_network::{EdgeIndex, InteractionNetwork, InteractionNetworkConfig};
 use crate::gnn::mlp::{Mlp, MlpConfig};
+use crate::gnn::{GraphAutodiffBackend, GraphBackend};
 use crate::graph::WeatherGraph;
 use crate::graph::features::{EDGE_FEATURES, NODE_FEATURES};
 use crate::normalization::Normalization;
@@ -51,7 +52,7 @@ impl ForecasterConfig {
             + NODE_FEATURES
     }
 
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Forecaster<B> {
+    pub fn init<B: GraphBackend>(&self, device: &B::Device) -> Forecaster<B> {
         let l = self.latent;
         let embed = |input: usize| MlpConfig::new(input, l, l).init(device);
         // Zeros, as Anemoi starts them: the gradient through the grid embedding moves them.
@@ -83,7 +84,7 @@ impl ForecasterConfig {
 }
 
 #[derive(Module, Debug)]
-pub struct Forecaster<B: Backend> {
+pub struct Forecaster<B: GraphBackend> {
     trainable_grid_features: Option<Param<Tensor<B, 2>>>,
     grid_embed: Mlp<B>,
     mesh_embed: Mlp<B>,
@@ -99,7 +100,7 @@ pub struct Forecaster<B: Backend> {
 
 /// A graph's structure and features as tensors on one device.
 #[derive(Clone, Debug)]
-pub struct GraphTensors<B: Backend> {
+pub struct GraphTensors<B: GraphBackend> {
     pub num_grid_nodes: usize,
     pub num_mesh_nodes: usize,
     pub grid_node_features: Tensor<B, 3>,
@@ -109,24 +110,15 @@ pub struct GraphTensors<B: Backend> {
     pub mesh_to_grid: (EdgeIndex<B>, Tensor<B, 3>),
 }
 
-impl<B: Backend> GraphTensors<B> {
+impl<B: GraphBackend> GraphTensors<B> {
     pub fn new(graph: &WeatherGraph, device: &B::Device) -> Self {
         let features = |values: &[f32], width: usize| {
             let n = values.len() / width;
             crate::float_tensor::<B, 3>(values.to_vec(), [1, n, width], device)
         };
-        let index = |v: &[u32]| {
-            let v: Vec<i64> = v.iter().map(|&x| x as i64).collect();
-            let n = v.len();
-            Tensor::<B, 1, Int>::from_data(TensorData::new(v, [n]), device)
-        };
-        let edges = |set: &crate::graph::EdgeSet, receivers: usize| {
+        let edges = |set: &crate::graph::EdgeSet, senders: usize, receivers: usize| {
             (
-                EdgeIndex {
-                    senders: index(&set.senders),
-                    receivers: index(&set.receivers),
-                    num_receivers: receivers,
-                },
+                EdgeIndex::new(&set.senders, &set.receivers, senders, receivers, device),
                 features(&set.features, EDGE_FEATURES),
             )
         };
@@ -136,23 +128,19 @@ impl<B: Backend> GraphTensors<B> {
             num_mesh_nodes: m,
             grid_node_features: features(&graph.grid_node_features, NODE_FEATURES),
             mesh_node_features: features(&graph.mesh_node_features, NODE_FEATURES),
-            grid_to_mesh: edges(&graph.grid_to_mesh, m),
-            mesh: edges(&graph.mesh, m),
-            mesh_to_grid: edges(&graph.mesh_to_grid, g),
+            grid_to_mesh: edges(&graph.grid_to_mesh, g, m),
+            mesh: edges(&graph.mesh, m, m),
+            mesh_to_grid: edges(&graph.mesh_to_grid, m, g),
         }
     }
 }
 
-impl<B: burn::tensor::backend::AutodiffBackend> GraphTensors<B> {
+impl<B: GraphAutodiffBackend> GraphTensors<B> {
     /// The same graph on the backend without autodiff (for a forward pass that records nothing).
     pub fn inner(&self) -> GraphTensors<B::InnerBackend> {
         let edges = |(index, features): &(EdgeIndex<B>, Tensor<B, 3>)| {
             (
-                EdgeIndex {
-                    senders: index.senders.clone().inner(),
-                    receivers: index.receivers.clone().inner(),
-                    num_receivers: index.num_receivers,
-                },
+                index.map(&|t: Tensor<B, 1, burn::tensor::Int>| t.inner()),
                 features.clone().inner(),
             )
         };
@@ -173,7 +161,7 @@ fn batched<B: Backend>(t: &Tensor<B, 3>, batch: usize) -> Tensor<B, 3> {
     t.clone().expand([batch, n, c])
 }
 
-impl<B: Backend> Forecaster<B> {
+impl<B: GraphBackend> Forecaster<B> {
     /// `grid_inputs [batch, grid, grid_inputs − NODE_FEATURES]` (position features are added
     /// here) → normalised tendency `[batch, grid, state_channels]`.
     pub fn forward(&self, grid_inputs: Tensor<B, 3>, graph: &GraphTensors<B>) -> Tensor<B, 3> {

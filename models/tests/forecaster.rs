@@ -285,3 +285,43 @@ fn tiny_forecaster_overfits_a_real_sample() {
     );
     let _ = model.valid();
 }
+
+/// A checkpoint written by vejr 1cf96bd, before the edge and node MLPs were split into parts
+/// applied before the gathers (data-samples/README.md): it loads unchanged and gives the
+/// forward it gave then, to float rounding.
+#[test]
+fn checkpoint_from_before_the_concat_trick_gives_the_same_forward() {
+    type B = NdArray;
+    let device = Default::default();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples");
+    let (model, meta) = checkpoint::load::<B>(
+        &samples.join("forecaster-1cf96bd.vejr"),
+        &Expectation::default(),
+        &device,
+    )
+    .unwrap();
+    let grid = GridPoints {
+        latitudes: meta.latitudes.clone(),
+        longitudes: meta.longitudes.clone(),
+    };
+    assert_eq!(grid, coarse_global(15.0));
+    let graph = WeatherGraph::build(&grid, meta.model.mesh_level).unwrap();
+    let tensors = GraphTensors::<B>::new(&graph, &device);
+    let width = meta.model.grid_inputs() - 3;
+    let values: Vec<f32> = noise(grid.len() * width, 11).into_iter().map(|v| v as f32).collect();
+    let x = Tensor::<B, 3>::from_data(TensorData::new(values, [1, grid.len(), width]), &device);
+    let now: Vec<f32> = model.forward(x, &tensors).into_data().to_vec().unwrap();
+    let then: Vec<f32> = std::fs::read(samples.join("forecaster-1cf96bd-forward.f32"))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(now.len(), then.len());
+    let scale = then.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = now.iter().zip(&then).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(scale > 0.1, "the sample's forward is not trivial ({scale})");
+    assert!(
+        worst <= 1e-5 * scale,
+        "largest difference {worst} against values up to {scale}"
+    );
+}

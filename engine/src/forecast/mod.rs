@@ -8,12 +8,12 @@ pub mod netcdf_output;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::tensor::backend::Backend;
 use chrono::TimeDelta;
 use vejr_ingest::progress::Progress;
 use vejr_ingest::store::Column;
 use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
 use vejr_models::forcings::FORCING_CHANNELS;
+use vejr_models::gnn::GraphBackend;
 use vejr_models::graph::{GridPoints, WeatherGraph};
 use vejr_models::{Forecaster, GraphTensors};
 
@@ -84,7 +84,7 @@ pub fn columns_of(meta: &CheckpointMetadata) -> Vec<Column> {
     })
 }
 
-pub fn run<B: Backend>(
+pub fn run<B: GraphBackend>(
     checkpoint_path: &Path,
     meta: &CheckpointMetadata,
     initial: InitialCondition,

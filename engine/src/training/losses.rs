@@ -165,7 +165,7 @@ pub fn step_loss<B: Backend>(
 
 /// The rollout's loss, summed over samples and averaged over its steps, back-propagating
 /// through every step; `on_state(k, state)` sees each predicted state.
-pub fn rollout_loss<B: Backend>(
+pub fn rollout_loss<B: vejr_models::gnn::GraphBackend>(
     model: &Forecaster<B>,
     graph: &GraphTensors<B>,
     norm: &Normalization,

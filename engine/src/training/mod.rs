@@ -21,10 +21,10 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, Optimizer};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
 use vejr_ingest::progress::Progress;
 use vejr_ingest::store::Store;
 use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
+use vejr_models::gnn::GraphAutodiffBackend;
 use vejr_models::graph::WeatherGraph;
 use vejr_models::{Forecaster, GraphTensors, Normalization};
 
@@ -77,7 +77,7 @@ fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
 }
 
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: GraphAutodiffBackend>(
     config: &RunConfig,
     config_path: &Path,
     options: &TrainOptions,
@@ -391,7 +391,7 @@ fn t_mesh(config: &RunConfig) -> usize {
     config.model.mesh_level
 }
 
-fn save<B: AutodiffBackend>(
+fn save<B: GraphAutodiffBackend>(
     path: &Path,
     model: &Forecaster<B>,
     metadata: &CheckpointMetadata,

@@ -9,8 +9,8 @@
 
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
+use vejr_models::gnn::GraphAutodiffBackend;
 use vejr_models::{Forecaster, GraphTensors, Normalization};
 
 use super::losses::{BatchTensors, step_loss};
@@ -18,7 +18,7 @@ use super::parameters;
 
 /// The rollout loss (as [`super::losses::rollout_loss`] defines it, times `scale`) and the
 /// gradient of it with respect to every parameter, flattened in the module's visiting order.
-pub fn rollout_gradients<B: AutodiffBackend>(
+pub fn rollout_gradients<B: GraphAutodiffBackend>(
     model: &Forecaster<B>,
     graph: &GraphTensors<B>,
     norm: &Normalization,

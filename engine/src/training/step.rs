@@ -3,8 +3,8 @@
 //! norm (after the sum, so every rank clips alike), then AdamW.
 
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
+use vejr_models::gnn::GraphAutodiffBackend;
 use vejr_models::{Forecaster, GraphTensors, Normalization};
 
 use super::distributed::Distributed;
@@ -12,7 +12,7 @@ use super::losses::{self, BatchTensors};
 use super::{parameters, rollout_recomputation};
 
 /// What a step needs besides the model, the optimiser and the batch; the same for every step.
-pub struct StepContext<'a, B: AutodiffBackend> {
+pub struct StepContext<'a, B: GraphAutodiffBackend> {
     pub graph: &'a GraphTensors<B>,
     pub normalization: &'a Normalization,
     pub error_weights: &'a Tensor<B, 3>,
@@ -41,7 +41,7 @@ pub fn training_step<B, O>(
     cx: &StepContext<B>,
 ) -> Result<(Forecaster<B>, StepOutcome), String>
 where
-    B: AutodiffBackend,
+    B: GraphAutodiffBackend,
     O: Optimizer<Forecaster<B>, B>,
 {
     let scale = 1.0 / cx.global_batch as f64;

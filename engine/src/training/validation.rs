@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use burn::tensor::ElementConversion;
-use burn::tensor::backend::AutodiffBackend;
+use vejr_models::gnn::GraphAutodiffBackend;
 use vejr_models::graph::WeatherGraph;
 use vejr_models::{Forecaster, GraphTensors, Normalization};
 
@@ -12,7 +12,7 @@ use super::config::{TrainingPlan, TrainingSection};
 use super::data_loader::SampleReader;
 use super::losses::{self, BatchTensors, LossWeights};
 
-pub struct Validator<B: AutodiffBackend> {
+pub struct Validator<B: GraphAutodiffBackend> {
     graph: GraphTensors<B::InnerBackend>,
     norm: Normalization,
     weights: LossWeights,
@@ -44,7 +44,7 @@ impl Scores {
     }
 }
 
-impl<B: AutodiffBackend> Validator<B> {
+impl<B: GraphAutodiffBackend> Validator<B> {
     pub fn new(
         graph: &WeatherGraph,
         norm: &Normalization,

@@ -44,11 +44,35 @@ pub fn silu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 
 impl<B: Backend> Mlp<B> {
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let y = self.output.forward(silu(self.hidden.forward(x)));
+        self.forward_from_hidden(self.hidden.forward(x))
+    }
+
+    /// The rest of the MLP from the hidden layer's pre-activation, for callers that compute
+    /// that themselves from parts of the input ([`Self::hidden_part`]).
+    pub fn forward_from_hidden<const D: usize>(&self, hidden: Tensor<B, D>) -> Tensor<B, D> {
+        let y = self.output.forward(silu(hidden));
         match &self.norm {
             Some(norm) => norm.forward(y),
             None => y,
         }
+    }
+
+    /// The hidden layer applied to input columns `columns` alone, without the bias: the
+    /// hidden layer of a concatenated input `[a, b, …]` is the sum of such parts plus
+    /// [`Self::hidden_bias`]. The parameters keep the layout of the concatenated input, so
+    /// checkpoints do not change.
+    pub fn hidden_part(&self, x: Tensor<B, 3>, columns: std::ops::Range<usize>) -> Tensor<B, 3> {
+        let weight = self.hidden.weight.val();
+        let [_, outputs] = weight.dims();
+        x.matmul(weight.slice([columns, 0..outputs]).unsqueeze_dim(0))
+    }
+
+    /// The hidden layer's bias as `[1, 1, hidden]` (zeros when the layer has none).
+    pub fn hidden_bias(&self) -> Option<Tensor<B, 3>> {
+        self.hidden
+            .bias
+            .as_ref()
+            .map(|b| b.val().unsqueeze_dim::<2>(0).unsqueeze_dim(0))
     }
 }
 

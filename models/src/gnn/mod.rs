@@ -1,6 +1,11 @@
 //! Graph network layers: MLPs and interaction networks (Battaglia et al. 2018) as GraphCast
-//! uses them, on tensors laid out `[batch, nodes or edges, latent]`.
+//! uses them, on tensors laid out `[batch, nodes or edges, latent]`, and the gathers and
+//! segment sums of message passing with backward passes planned from the graph.
 
 pub mod aggregate;
+pub mod graph_backend;
 pub mod interaction_network;
 pub mod mlp;
+pub mod segments;
+
+pub use graph_backend::{GraphAutodiffBackend, GraphBackend};

@@ -1,0 +1,159 @@
+//! The planned gathers and segment sums against Burn's scatter-add (`select_assign`) and
+//! `select`: the same values and the same gradients, on random graphs with receivers that get
+//! no edge and one node that gets or sends many.
+
+use burn::backend::{Autodiff, NdArray};
+use burn::tensor::{Int, Tensor, TensorData};
+use vejr_models::gnn::aggregate::{sum_at_receivers, sum_at_receivers_by_scatter};
+use vejr_models::gnn::graph_backend::gather_rows;
+use vejr_models::gnn::interaction_network::EdgeIndex;
+use vejr_models::gnn::segments::{PlanLayout, SegmentPlan};
+
+#[allow(dead_code)]
+mod common;
+use common::noise;
+
+type B = Autodiff<NdArray<f64>>;
+
+/// Edges sorted by receiver, as the graph builder makes them: receiver 0 gets many edges
+/// (a pole), some receivers none, sender 1 sends many.
+fn random_graph(seed: u64, senders: usize, receivers: usize) -> (Vec<u32>, Vec<u32>) {
+    let r = noise(4 * receivers + 200, seed);
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for k in 0..receivers {
+        let degree = if k == 0 {
+            150
+        } else if r[k] < -0.6 {
+            0
+        } else {
+            1 + ((r[k] + 1.0) * 3.0) as usize
+        };
+        for j in 0..degree {
+            let u = r[(k * 3 + j * 7) % r.len()];
+            let sender = if j % 3 == 0 {
+                1
+            } else {
+                ((u + 1.0) / 2.0 * senders as f64) as usize % senders
+            };
+            pairs.push((sender as u32, k as u32));
+        }
+    }
+    pairs.sort_by_key(|&(s, r)| (r, s));
+    pairs.into_iter().unzip()
+}
+
+fn tensor3(n: usize, latent: usize, seed: u64) -> Tensor<B, 3> {
+    Tensor::from_data(
+        TensorData::new(noise(2 * n * latent, seed), [2, n, latent]),
+        &Default::default(),
+    )
+}
+
+fn values(t: Tensor<NdArray<f64>, 3>) -> Vec<f64> {
+    t.into_data().to_vec().unwrap()
+}
+
+fn assert_close(a: &[f64], b: &[f64], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+#[test]
+fn planned_sums_and_gathers_equal_select_and_select_assign_with_gradients() {
+    let device = Default::default();
+    for seed in 1..6 {
+        let (num_senders, num_receivers, latent) = (37, 60, 5);
+        let (senders, receivers) = random_graph(seed, num_senders, num_receivers);
+        let edges = senders.len();
+        let plan = SegmentPlan::new(&receivers, num_receivers);
+        assert!(
+            matches!(plan.layout, PlanLayout::Buckets { has_empty: true, .. }),
+            "seed {seed}: {:?}",
+            plan.layout
+        );
+        let index = EdgeIndex::<B>::new(&senders, &receivers, num_senders, num_receivers, &device);
+        let receiver_index = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(receivers.iter().map(|&v| v as i64).collect::<Vec<_>>(), [edges]),
+            &device,
+        );
+        let sender_index = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(senders.iter().map(|&v| v as i64).collect::<Vec<_>>(), [edges]),
+            &device,
+        );
+
+        // Aggregation: values and the gradient with respect to the messages.
+        let messages = tensor3(edges, latent, seed).require_grad();
+        let weights = tensor3(num_receivers, latent, seed + 100);
+        let planned = sum_at_receivers(messages.clone(), &index);
+        let reference = sum_at_receivers_by_scatter(messages.clone(), receiver_index.clone(), num_receivers);
+        assert_close(
+            &values(planned.clone().inner()),
+            &values(reference.clone().inner()),
+            "sum",
+        );
+        let g_planned = (planned * weights.clone()).sum().backward();
+        let g_reference = (reference * weights).sum().backward();
+        assert_close(
+            &values(messages.grad(&g_planned).unwrap()),
+            &values(messages.grad(&g_reference).unwrap()),
+            "sum gradient",
+        );
+
+        // Gathers of senders and of receivers: values and the gradient of the gathered rows.
+        for (gather, plain, rows) in [
+            (&index.senders, sender_index.clone(), num_senders),
+            (&index.receivers, receiver_index.clone(), num_receivers),
+        ] {
+            let nodes = tensor3(rows, latent, seed + 200).require_grad();
+            let weights = tensor3(edges, latent, seed + 300);
+            let planned = gather_rows(nodes.clone(), gather);
+            let reference = nodes.clone().select(1, plain);
+            assert_close(
+                &values(planned.clone().inner()),
+                &values(reference.clone().inner()),
+                "gather",
+            );
+            let g_planned = (planned * weights.clone()).sum().backward();
+            let g_reference = (reference * weights).sum().backward();
+            assert_close(
+                &values(nodes.grad(&g_planned).unwrap()),
+                &values(nodes.grad(&g_reference).unwrap()),
+                "gather gradient",
+            );
+        }
+    }
+}
+
+#[test]
+fn fixed_degree_sums_are_reshapes_and_stay_exact() {
+    // Every grid point has exactly three mesh→grid edges, sorted by receiver.
+    let device = Default::default();
+    let receivers: Vec<u32> = (0..40u32).flat_map(|r| [r, r, r]).collect();
+    assert_eq!(
+        SegmentPlan::new(&receivers, 40).layout,
+        PlanLayout::Uniform { degree: 3 }
+    );
+    let senders: Vec<u32> = (0..120u32).map(|e| (e * 7) % 11).collect();
+    let index = EdgeIndex::<B>::new(&senders, &receivers, 11, 40, &device);
+    let messages = tensor3(120, 4, 9).require_grad();
+    let receiver_index = Tensor::<B, 1, Int>::from_data(
+        TensorData::new(receivers.iter().map(|&v| v as i64).collect::<Vec<_>>(), [120]),
+        &device,
+    );
+    let planned = sum_at_receivers(messages.clone(), &index);
+    let reference = sum_at_receivers_by_scatter(messages.clone(), receiver_index, 40);
+    assert_close(&values(planned.clone().inner()), &values(reference.inner()), "sum");
+    let grads = (planned * tensor3(40, 4, 10)).sum().backward();
+    let g: Vec<f64> = values(messages.grad(&grads).unwrap());
+    let w = noise(2 * 40 * 4, 10);
+    // d/dm[e] of Σ w[r(e)]·out[r(e)] is w[r(e)].
+    for b in 0..2 {
+        for e in 0..120 {
+            for c in 0..4 {
+                assert_eq!(g[(b * 120 + e) * 4 + c], w[(b * 40 + e / 3) * 4 + c]);
+            }
+        }
+    }
+}
