@@ -157,3 +157,92 @@ fn fixed_degree_sums_are_reshapes_and_stay_exact() {
         }
     }
 }
+
+/// The CPU kernels against the same operations composed of Burn's own (what CUDA runs): the
+/// composed bucketed sums and gathers, SiLU, LayerNorm and the linear layer with their
+/// gradients.
+#[test]
+fn cpu_kernels_equal_the_composed_operations() {
+    use burn::tensor::TensorPrimitive;
+    use vejr_models::gnn::GraphBackend;
+    use vejr_models::gnn::graph_backend::composed;
+    type N = NdArray<f64>;
+    let device = Default::default();
+    let p = |t: Tensor<N, 3>| t.into_primitive().tensor();
+    let p1 = |t: Tensor<N, 1>| t.into_primitive().tensor();
+    let p2 = |t: Tensor<N, 2>| t.into_primitive().tensor();
+    let v = |t: <N as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive| {
+        Tensor::<N, 1>::from_primitive(TensorPrimitive::Float(t))
+            .flatten::<1>(0, 0)
+            .into_data()
+            .to_vec::<f64>()
+            .unwrap()
+    };
+    let t3 = |n: usize, l: usize, seed: u64| {
+        Tensor::<N, 3>::from_data(TensorData::new(noise(2 * n * l, seed), [2, n, l]), &device)
+    };
+    let t1 = |n: usize, seed: u64| Tensor::<N, 1>::from_data(TensorData::new(noise(n, seed), [n]), &device);
+
+    let (senders, receivers) = random_graph(7, 37, 60);
+    let edges = senders.len();
+    let index = EdgeIndex::<N>::new(&senders, &receivers, 37, 60, &device);
+    let messages = t3(edges, 5, 1);
+    assert_close(
+        &v(N::sum_segments(p(messages.clone()), &index.receivers.adjoint)),
+        &v(composed::sum_segments(p(messages.clone()), &index.receivers.adjoint)),
+        "segment sum",
+    );
+    let nodes = t3(37, 5, 2);
+    assert_close(
+        &v(N::gather_rows(p(nodes.clone()), &index.senders)),
+        &v(composed::gather_rows(p(nodes), &index.senders)),
+        "gather",
+    );
+
+    let (x, grad) = (t3(300, 16, 3), t3(300, 16, 4));
+    assert_close(&v(N::silu(p(x.clone()))), &v(composed::silu::<N>(p(x.clone()))), "silu");
+    assert_close(
+        &v(N::silu_backward(p(x.clone()), p(grad.clone()))),
+        &v(composed::silu_backward::<N>(p(x.clone()), p(grad.clone()))),
+        "silu backward",
+    );
+    let (gamma, beta) = (t1(16, 5), t1(16, 6));
+    assert_close(
+        &v(<N as GraphBackend>::layer_norm(
+            p(x.clone()),
+            p1(gamma.clone()),
+            p1(beta.clone()),
+            1e-5,
+        )),
+        &v(composed::layer_norm::<N>(
+            p(x.clone()),
+            p1(gamma.clone()),
+            p1(beta),
+            1e-5,
+        )),
+        "layer norm",
+    );
+    let ours = <N as GraphBackend>::layer_norm_backward(p(x.clone()), p1(gamma.clone()), p(grad.clone()), 1e-5);
+    let theirs = composed::layer_norm_backward::<N>(p(x.clone()), p1(gamma), p(grad.clone()), 1e-5);
+    assert_close(&v(ours.0), &v(theirs.0), "layer norm dx");
+    assert_close(&v(ours.1), &v(theirs.1), "layer norm dgamma");
+    assert_close(&v(ours.2), &v(theirs.2), "layer norm dbeta");
+
+    let w = Tensor::<N, 2>::from_data(TensorData::new(noise(16 * 9, 7), [16, 9]), &device);
+    let bias = t1(9, 8);
+    let grad9 = t3(300, 9, 9);
+    assert_close(
+        &v(<N as GraphBackend>::linear(
+            p(x.clone()),
+            p2(w.clone()),
+            Some(p1(bias.clone())),
+        )),
+        &v(composed::linear::<N>(p(x.clone()), p2(w.clone()), Some(p1(bias)))),
+        "linear",
+    );
+    let ours = <N as GraphBackend>::linear_backward(p(x.clone()), p2(w.clone()), p(grad9.clone()), true);
+    let theirs = composed::linear_backward::<N>(p(x), p2(w), p(grad9), true);
+    assert_close(&v(ours.0), &v(theirs.0), "linear dx");
+    assert_close(&v(ours.1), &v(theirs.1), "linear dw");
+    assert_close(&v(ours.2.unwrap()), &v(theirs.2.unwrap()), "linear dbias");
+}

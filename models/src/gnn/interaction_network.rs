@@ -75,13 +75,6 @@ impl InteractionNetworkConfig {
     }
 }
 
-fn plus_bias<B: GraphBackend>(x: Tensor<B, 3>, bias: Option<Tensor<B, 3>>) -> Tensor<B, 3> {
-    match bias {
-        Some(b) => x + b,
-        None => x,
-    }
-}
-
 impl<B: GraphBackend> InteractionNetwork<B> {
     /// `senders [batch, S, L]`, `receivers [batch, R, L]`, `edges [batch, E, L]` →
     /// (updated receivers, updated edges).
@@ -94,21 +87,16 @@ impl<B: GraphBackend> InteractionNetwork<B> {
     ) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let l = edges.dims()[2];
         // The bias joins the receiver part while it is still node-sized.
-        let from = self.edge_mlp.hidden_part(senders, l..2 * l);
-        let to = plus_bias(
-            self.edge_mlp.hidden_part(receivers.clone(), 2 * l..3 * l),
-            self.edge_mlp.hidden_bias(),
-        );
-        let hidden = self.edge_mlp.hidden_part(edges.clone(), 0..l)
+        let from = self.edge_mlp.hidden_part(senders, l..2 * l, false);
+        let to = self.edge_mlp.hidden_part(receivers.clone(), 2 * l..3 * l, true);
+        let hidden = self.edge_mlp.hidden_part(edges.clone(), 0..l, false)
             + gather_rows(from, &index.senders)
             + gather_rows(to, &index.receivers);
         let edges = self.edge_mlp.forward_from_hidden(hidden) + edges;
 
         let aggregated = sum_at_receivers(edges.clone(), index);
-        let hidden = plus_bias(
-            self.node_mlp.hidden_part(receivers.clone(), 0..l),
-            self.node_mlp.hidden_bias(),
-        ) + self.node_mlp.hidden_part(aggregated, l..2 * l);
+        let hidden = self.node_mlp.hidden_part(receivers.clone(), 0..l, true)
+            + self.node_mlp.hidden_part(aggregated, l..2 * l, false);
         let receivers = self.node_mlp.forward_from_hidden(hidden) + receivers;
         (receivers, edges)
     }

@@ -7,6 +7,8 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use super::graph_backend::{self, GraphBackend};
+
 #[derive(Config, Debug)]
 pub struct MlpConfig {
     pub input: usize,
@@ -17,18 +19,25 @@ pub struct MlpConfig {
 }
 
 #[derive(Module, Debug)]
-pub struct Mlp<B: Backend> {
+pub struct Mlp<B: GraphBackend> {
     hidden: Linear<B>,
     output: Linear<B>,
     norm: Option<LayerNorm<B>>,
 }
 
+/// Burn's default, written out because the fused LayerNorm needs it at hand.
+const LAYER_NORM_EPSILON: f64 = 1e-5;
+
 impl MlpConfig {
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Mlp<B> {
+    pub fn init<B: GraphBackend>(&self, device: &B::Device) -> Mlp<B> {
         Mlp {
             hidden: LinearConfig::new(self.input, self.hidden).init(device),
             output: LinearConfig::new(self.hidden, self.output).init(device),
-            norm: self.layer_norm.then(|| LayerNormConfig::new(self.output).init(device)),
+            norm: self.layer_norm.then(|| {
+                LayerNormConfig::new(self.output)
+                    .with_epsilon(LAYER_NORM_EPSILON)
+                    .init(device)
+            }),
         }
     }
 }
@@ -42,17 +51,25 @@ pub fn silu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     x.clone() / (x.neg().clamp_max(80.0).exp() + 1.0)
 }
 
-impl<B: Backend> Mlp<B> {
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        self.forward_from_hidden(self.hidden.forward(x))
+impl<B: GraphBackend> Mlp<B> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.forward_from_hidden(apply(&self.hidden, x))
     }
 
     /// The rest of the MLP from the hidden layer's pre-activation, for callers that compute
-    /// that themselves from parts of the input ([`Self::hidden_part`]).
-    pub fn forward_from_hidden<const D: usize>(&self, hidden: Tensor<B, D>) -> Tensor<B, D> {
-        let y = self.output.forward(silu(hidden));
+    /// that themselves from parts of the input ([`Self::hidden_part`]). SiLU and LayerNorm run
+    /// as one operation each ([`GraphBackend`]).
+    pub fn forward_from_hidden(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        let y = apply(&self.output, graph_backend::silu(hidden));
         match &self.norm {
-            Some(norm) => norm.forward(y),
+            Some(norm) => {
+                let gamma = norm.gamma.val();
+                let beta = match &norm.beta {
+                    Some(beta) => beta.val(),
+                    None => gamma.zeros_like(),
+                };
+                graph_backend::layer_norm(y, gamma, beta, LAYER_NORM_EPSILON)
+            }
             None => y,
         }
     }
@@ -61,19 +78,22 @@ impl<B: Backend> Mlp<B> {
     /// hidden layer of a concatenated input `[a, b, …]` is the sum of such parts plus
     /// [`Self::hidden_bias`]. The parameters keep the layout of the concatenated input, so
     /// checkpoints do not change.
-    pub fn hidden_part(&self, x: Tensor<B, 3>, columns: std::ops::Range<usize>) -> Tensor<B, 3> {
+    pub fn hidden_part(&self, x: Tensor<B, 3>, columns: std::ops::Range<usize>, with_bias: bool) -> Tensor<B, 3> {
         let weight = self.hidden.weight.val();
         let [_, outputs] = weight.dims();
-        x.matmul(weight.slice([columns, 0..outputs]).unsqueeze_dim(0))
+        let bias = if with_bias {
+            self.hidden.bias.as_ref().map(|b| b.val())
+        } else {
+            None
+        };
+        graph_backend::linear(x, weight.slice([columns, 0..outputs]), bias)
     }
+}
 
-    /// The hidden layer's bias as `[1, 1, hidden]` (zeros when the layer has none).
-    pub fn hidden_bias(&self) -> Option<Tensor<B, 3>> {
-        self.hidden
-            .bias
-            .as_ref()
-            .map(|b| b.val().unsqueeze_dim::<2>(0).unsqueeze_dim(0))
-    }
+/// A Burn `Linear` layer through [`GraphBackend::linear`] (one operation, its parameters as
+/// they are).
+fn apply<B: GraphBackend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    graph_backend::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
 }
 
 #[cfg(test)]

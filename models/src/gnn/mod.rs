@@ -3,6 +3,7 @@
 //! segment sums of message passing with backward passes planned from the graph.
 
 pub mod aggregate;
+mod cpu_kernels;
 pub mod graph_backend;
 pub mod interaction_network;
 pub mod mlp;

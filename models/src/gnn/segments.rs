@@ -17,6 +17,7 @@
 //! backward passes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -28,6 +29,10 @@ pub struct SegmentPlan {
     pub rows: usize,
     /// The segment each row belongs to (what the adjoint gather reads).
     pub segment_of_row: Vec<u32>,
+    /// Compressed rows: segment `s` owns `rows_by_segment[offsets[s]..offsets[s + 1]]`,
+    /// ascending (what the CPU kernels read).
+    pub offsets: Vec<usize>,
+    pub rows_by_segment: Vec<u32>,
     pub layout: PlanLayout,
 }
 
@@ -54,6 +59,17 @@ impl SegmentPlan {
         for &s in segment_of_row {
             degree[s as usize] += 1;
         }
+        // Rows of each segment in ascending order (a counting sort).
+        let mut start = vec![0usize; segments + 1];
+        for s in 0..segments {
+            start[s + 1] = start[s] + degree[s];
+        }
+        let mut fill = start.clone();
+        let mut rows_by_segment = vec![0u32; rows];
+        for (r, &s) in segment_of_row.iter().enumerate() {
+            rows_by_segment[fill[s as usize]] = r as u32;
+            fill[s as usize] += 1;
+        }
         let uniform = segments > 0
             && rows.is_multiple_of(segments)
             && rows > 0
@@ -66,21 +82,12 @@ impl SegmentPlan {
                 segments,
                 rows,
                 segment_of_row: segment_of_row.to_vec(),
+                offsets: start,
+                rows_by_segment,
                 layout: PlanLayout::Uniform {
                     degree: rows / segments,
                 },
             };
-        }
-        // Rows of each segment in ascending order (a counting sort).
-        let mut start = vec![0usize; segments + 1];
-        for s in 0..segments {
-            start[s + 1] = start[s] + degree[s];
-        }
-        let mut fill = start.clone();
-        let mut rows_by_segment = vec![0u32; rows];
-        for (r, &s) in segment_of_row.iter().enumerate() {
-            rows_by_segment[fill[s as usize]] = r as u32;
-            fill[s as usize] += 1;
         }
         let mut by_degree: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (s, &d) in degree.iter().enumerate().filter(|&(_, &d)| d > 0) {
@@ -104,6 +111,8 @@ impl SegmentPlan {
             segments,
             rows,
             segment_of_row: segment_of_row.to_vec(),
+            offsets: start,
+            rows_by_segment,
             layout: PlanLayout::Buckets {
                 buckets,
                 placement: (!identity).then_some(placement),
@@ -125,6 +134,8 @@ pub struct Segments<B: Backend> {
     pub segments: usize,
     pub rows: usize,
     pub segment_of_row: Tensor<B, 1, Int>,
+    /// The plan itself, for kernels that read it on the host.
+    pub host: Arc<SegmentPlan>,
     layout: Layout<B>,
 }
 
@@ -161,6 +172,7 @@ impl<B: Backend> Segments<B> {
             segments: plan.segments,
             rows: plan.rows,
             segment_of_row: index_tensor(&plan.segment_of_row, device),
+            host: Arc::new(plan.clone()),
             layout,
         }
     }
@@ -184,6 +196,7 @@ impl<B: Backend> Segments<B> {
             segments: self.segments,
             rows: self.rows,
             segment_of_row: convert(self.segment_of_row.clone()),
+            host: self.host.clone(),
             layout,
         }
     }
@@ -267,6 +280,14 @@ impl<B: Backend> Gather<B> {
         Self {
             index: adjoint.segment_of_row.clone(),
             adjoint,
+        }
+    }
+
+    /// The gather whose adjoint is `segments` (the gradient of a segment sum).
+    pub fn of_segments(segments: &Segments<B>) -> Self {
+        Self {
+            index: segments.segment_of_row.clone(),
+            adjoint: segments.clone(),
         }
     }
 

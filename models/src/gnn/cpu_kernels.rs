@@ -1,0 +1,286 @@
+//! The message-passing operations written directly for the CPU (Burn's ndarray backend), where
+//! Burn composes them of many passes over memory: row gathers (ndarray's `select` builds one
+//! view per row), segment sums, SiLU and LayerNorm (ten passes each way). Each here is one
+//! pass, parallel over rows with rayon, and reduces in a fixed order independent of the thread
+//! count, so CPU runs stay bitwise reproducible.
+
+use burn::backend::ndarray::{NdArrayTensor, SharedArray};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayD, ArrayView2, IxDyn, LinalgScalar};
+use num_traits::Float;
+use rayon::prelude::*;
+
+/// Rows per parallel task (and per partial sum of parameter gradients).
+const CHUNK: usize = 512;
+
+/// A float tensor of the ndarray backend, in one of the two float types it has.
+pub enum Values {
+    F32(SharedArray<f32>),
+    F64(SharedArray<f64>),
+}
+
+pub fn values(t: NdArrayTensor) -> Option<Values> {
+    match t {
+        NdArrayTensor::F32(s) => Some(Values::F32(s.into_shared())),
+        NdArrayTensor::F64(s) => Some(Values::F64(s.into_shared())),
+        _ => None,
+    }
+}
+
+/// Zeros written into reused memory: `vec![0; n]` asks the allocator for zeroed memory,
+/// which for large blocks means fresh pages from the kernel and a page fault per 4 KiB.
+fn zeros<T: Float>(n: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, T::zero());
+    v
+}
+
+/// The values in row-major order without a copy where they already are.
+pub fn row_major<T: Clone>(a: &SharedArray<T>) -> std::borrow::Cow<'_, [T]> {
+    match a.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(a.as_standard_layout().iter().cloned().collect()),
+    }
+}
+
+pub fn tensor<T: Clone>(v: Vec<T>, shape: &[usize]) -> SharedArray<T> {
+    ArrayD::from_shape_vec(IxDyn(shape), v)
+        .expect("kernel output has its shape")
+        .into_shared()
+}
+
+/// `x [rows, k] · w [k, m] (+ bias [m])` → `[rows, m]`, through ndarray's matrix product
+/// (BLAS where the build has it): the bias is written first and the product added to it.
+pub fn linear<T: LinalgScalar + Float + Send + Sync>(
+    x: &[T],
+    rows: usize,
+    w: &[T],
+    k: usize,
+    m: usize,
+    bias: Option<&[T]>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows * m);
+    match bias {
+        Some(b) => (0..rows).for_each(|_| out.extend_from_slice(b)),
+        None => out.resize(rows * m, T::zero()),
+    }
+    let mut out = Array2::from_shape_vec((rows, m), out).expect("rows × m");
+    let x = ArrayView2::from_shape((rows, k), x).expect("rows × k");
+    let w = ArrayView2::from_shape((k, m), w).expect("k × m");
+    general_mat_mul(T::one(), &x, &w, T::one(), &mut out);
+    out.into_raw_vec_and_offset().0
+}
+
+/// Gradients of [`linear`]: `dx = grad · wᵀ`, `dw = xᵀ · grad`, `dbias = Σ_rows grad` (summed
+/// per chunk of rows, then over chunks in order).
+#[allow(clippy::type_complexity)]
+pub fn linear_backward<T: LinalgScalar + Float + Send + Sync>(
+    x: &[T],
+    rows: usize,
+    w: &[T],
+    k: usize,
+    m: usize,
+    grad: &[T],
+    bias: bool,
+) -> (Vec<T>, Vec<T>, Option<Vec<T>>) {
+    let x = ArrayView2::from_shape((rows, k), x).expect("rows × k");
+    let w = ArrayView2::from_shape((k, m), w).expect("k × m");
+    let g = ArrayView2::from_shape((rows, m), grad).expect("rows × m");
+    let mut dx = Array2::from_shape_vec((rows, k), zeros(rows * k)).expect("rows × k");
+    general_mat_mul(T::one(), &g, &w.t(), T::zero(), &mut dx);
+    let mut dw = Array2::from_shape_vec((k, m), zeros(k * m)).expect("k × m");
+    general_mat_mul(T::one(), &x.t(), &g, T::zero(), &mut dw);
+    let dbias = bias.then(|| {
+        let partials: Vec<Vec<T>> = grad
+            .par_chunks(CHUNK * m)
+            .map(|chunk| {
+                let mut acc = vec![T::zero(); m];
+                for row in chunk.chunks_exact(m) {
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a = *a + v;
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut total = vec![T::zero(); m];
+        for p in partials {
+            for (t, v) in total.iter_mut().zip(p) {
+                *t = *t + v;
+            }
+        }
+        total
+    });
+    (dx.into_raw_vec_and_offset().0, dw.into_raw_vec_and_offset().0, dbias)
+}
+
+/// `x [batch, sources, latent]` → `[batch, index.len(), latent]`.
+pub fn gather_rows<T: Copy + Send + Sync>(x: &[T], shape: &[usize], index: &[u32]) -> (Vec<T>, Vec<usize>) {
+    let (batch, sources, latent) = (shape[0], shape[1], shape[2]);
+    let rows = index.len();
+    let Some(&fill) = x.first() else {
+        assert!(rows == 0 || latent == 0, "gather from an empty tensor");
+        return (Vec::new(), vec![batch, rows, latent]);
+    };
+    let mut out = Vec::with_capacity(batch * rows * latent);
+    out.resize(batch * rows * latent, fill);
+    for b in 0..batch {
+        let src = &x[b * sources * latent..(b + 1) * sources * latent];
+        out[b * rows * latent..(b + 1) * rows * latent]
+            .par_chunks_mut(CHUNK * latent)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (k, row) in chunk.chunks_exact_mut(latent).enumerate() {
+                    let s = index[c * CHUNK + k] as usize;
+                    row.copy_from_slice(&src[s * latent..(s + 1) * latent]);
+                }
+            });
+    }
+    (out, vec![batch, rows, latent])
+}
+
+/// `x [batch, rows, latent]` → `[batch, segments, latent]`: segment `s` sums rows
+/// `rows_by_segment[offsets[s]..offsets[s + 1]]`, in that (ascending) order.
+pub fn sum_segments<T: Float + Send + Sync>(
+    x: &[T],
+    shape: &[usize],
+    offsets: &[usize],
+    rows_by_segment: &[u32],
+) -> (Vec<T>, Vec<usize>) {
+    let (batch, rows, latent) = (shape[0], shape[1], shape[2]);
+    let segments = offsets.len() - 1;
+    let mut out = zeros(batch * segments * latent);
+    for b in 0..batch {
+        let src = &x[b * rows * latent..(b + 1) * rows * latent];
+        out[b * segments * latent..(b + 1) * segments * latent]
+            .par_chunks_mut(CHUNK * latent)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (k, acc) in chunk.chunks_exact_mut(latent).enumerate() {
+                    let s = c * CHUNK + k;
+                    for &r in &rows_by_segment[offsets[s]..offsets[s + 1]] {
+                        let r = r as usize;
+                        for (a, v) in acc.iter_mut().zip(&src[r * latent..(r + 1) * latent]) {
+                            *a = *a + *v;
+                        }
+                    }
+                }
+            });
+    }
+    (out, vec![batch, segments, latent])
+}
+
+/// Capped as in [`super::mlp::silu`]: e^−x never overflows.
+fn sigmoid<T: Float>(x: T) -> T {
+    let cap = T::from(80.0).expect("80 is a float");
+    T::one() / (T::one() + (-x).min(cap).exp())
+}
+
+pub fn silu<T: Float + Send + Sync>(x: &[T]) -> Vec<T> {
+    let mut out = zeros(x.len());
+    out.par_chunks_mut(CHUNK * 64)
+        .zip(x.par_chunks(CHUNK * 64))
+        .for_each(|(o, x)| {
+            for (o, &x) in o.iter_mut().zip(x) {
+                *o = x * sigmoid(x);
+            }
+        });
+    out
+}
+
+pub fn silu_backward<T: Float + Send + Sync>(x: &[T], grad: &[T]) -> Vec<T> {
+    let mut out = zeros(x.len());
+    out.par_chunks_mut(CHUNK * 64)
+        .zip(x.par_chunks(CHUNK * 64).zip(grad.par_chunks(CHUNK * 64)))
+        .for_each(|(o, (x, g))| {
+            for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
+                let s = sigmoid(x);
+                *o = g * s * (T::one() + x * (T::one() - s));
+            }
+        });
+    out
+}
+
+/// Mean and 1/√(var + ε) of one row, as Burn's composed LayerNorm computes them.
+fn moments<T: Float>(row: &[T], epsilon: T) -> (T, T) {
+    let n = T::from(row.len()).expect("row length is a float");
+    let mean = row.iter().fold(T::zero(), |a, &v| a + v) / n;
+    let var = row.iter().fold(T::zero(), |a, &v| a + (v - mean) * (v - mean)) / n;
+    (mean, T::one() / (var + epsilon).sqrt())
+}
+
+/// LayerNorm over the last dimension of `x` (`latent` wide).
+pub fn layer_norm<T: Float + Send + Sync>(
+    x: &[T],
+    latent: usize,
+    gamma: &[T],
+    beta: Option<&[T]>,
+    epsilon: T,
+) -> Vec<T> {
+    let mut out = zeros(x.len());
+    out.par_chunks_mut(CHUNK * latent)
+        .zip(x.par_chunks(CHUNK * latent))
+        .for_each(|(o, x)| {
+            for (o, x) in o.chunks_exact_mut(latent).zip(x.chunks_exact(latent)) {
+                let (mean, rstd) = moments(x, epsilon);
+                for j in 0..latent {
+                    let b = beta.map_or(T::zero(), |b| b[j]);
+                    o[j] = (x[j] - mean) * rstd * gamma[j] + b;
+                }
+            }
+        });
+    out
+}
+
+/// Gradients of LayerNorm with respect to its input, γ and β. The parameter gradients are
+/// summed per chunk of rows, then over chunks in order: the same result on any thread count.
+pub fn layer_norm_backward<T: Float + Send + Sync>(
+    x: &[T],
+    latent: usize,
+    gamma: &[T],
+    grad: &[T],
+    epsilon: T,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let n = T::from(latent).expect("latent is a float");
+    let mut dx = zeros(x.len());
+    let partials: Vec<(Vec<T>, Vec<T>)> = dx
+        .par_chunks_mut(CHUNK * latent)
+        .zip(x.par_chunks(CHUNK * latent).zip(grad.par_chunks(CHUNK * latent)))
+        .map(|(dx, (x, g))| {
+            let mut dgamma = vec![T::zero(); latent];
+            let mut dbeta = vec![T::zero(); latent];
+            for ((dx, x), g) in dx
+                .chunks_exact_mut(latent)
+                .zip(x.chunks_exact(latent))
+                .zip(g.chunks_exact(latent))
+            {
+                let (mean, rstd) = moments(x, epsilon);
+                let mut sum_gg = T::zero();
+                let mut sum_ggx = T::zero();
+                for j in 0..latent {
+                    let xhat = (x[j] - mean) * rstd;
+                    let gg = g[j] * gamma[j];
+                    sum_gg = sum_gg + gg;
+                    sum_ggx = sum_ggx + gg * xhat;
+                    dgamma[j] = dgamma[j] + g[j] * xhat;
+                    dbeta[j] = dbeta[j] + g[j];
+                }
+                let (mean_gg, mean_ggx) = (sum_gg / n, sum_ggx / n);
+                for j in 0..latent {
+                    let xhat = (x[j] - mean) * rstd;
+                    dx[j] = rstd * (g[j] * gamma[j] - mean_gg - xhat * mean_ggx);
+                }
+            }
+            (dgamma, dbeta)
+        })
+        .collect();
+    let mut dgamma = vec![T::zero(); latent];
+    let mut dbeta = vec![T::zero(); latent];
+    for (g, b) in partials {
+        for j in 0..latent {
+            dgamma[j] = dgamma[j] + g[j];
+            dbeta[j] = dbeta[j] + b[j];
+        }
+    }
+    (dx, dgamma, dbeta)
+}
