@@ -12,7 +12,7 @@ use vejr_models::{ForecasterConfig, GraphTensors};
 
 // The allocator the vejr binary runs with (engine/src/main.rs).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vejr_engine::allocator::Allocator = mimalloc::MiMalloc;
 
 const CHANNELS: usize = 13;
 
@@ -24,6 +24,7 @@ fn inputs<B: burn::tensor::backend::Backend>(points: usize, width: usize, device
 }
 
 fn steps(c: &mut Criterion) {
+    vejr_engine::allocator::keep_freed_memory();
     // WeatherBench's 5.625° grid has no poles (32 × 64); GraphCast's 1° grid has them (181 × 360).
     for (name, grid, level) in [
         ("5p625deg", global_grid(5.625, false), 4),

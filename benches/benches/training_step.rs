@@ -19,7 +19,7 @@ use vejr_models::{Forecaster, ForecasterConfig, GraphTensors, Normalization};
 
 // The allocator the vejr binary runs with (engine/src/main.rs).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vejr_engine::allocator::Allocator = mimalloc::MiMalloc;
 
 const CHANNELS: usize = 13;
 type A = Autodiff<NdArray>;
@@ -31,6 +31,7 @@ fn field(n: usize, salt: usize) -> Vec<f32> {
 }
 
 fn steps(c: &mut Criterion) {
+    vejr_engine::allocator::keep_freed_memory();
     for (name, grid, level) in [
         ("5p625deg", global_grid(5.625, false), 4),
         ("1deg", global_grid(1.0, true), 5),

@@ -17,7 +17,9 @@ venv=${PEER_VENV:-target/peer-venv}
 cases=${PEER_CASES:-5.625:4 1:5}
 
 [ -x "$venv/bin/python" ] || bash benches/peer/setup.sh "$venv"
-cargo build --release -q -p vejr-benches --bin forecaster-timing
+# The dev profile: every crate of this workspace is built at opt-level 2 (Cargo.toml), and a
+# release build of Burn takes minutes more on two cores.
+cargo build -q -p vejr-benches --bin forecaster-timing
 export RAYON_NUM_THREADS=$threads MATMUL_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 
 mkdir -p target/peer
@@ -27,7 +29,7 @@ for case in $cases; do
     res=${case%:*}
     level=${case#*:}
     for round in $(seq "$rounds"); do
-        target/release/forecaster-timing "$res" "$level" 64 4 "$repeats" | tee -a "$out"
+        target/debug/forecaster-timing "$res" "$level" 64 4 "$repeats" | tee -a "$out"
         width=$(tail -1 "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["input_width"])')
         for trick in 0 1; do
             "$venv/bin/python" benches/peer/compare.py --resolution "$res" --level "$level" --latent 64 --layers 4 \

@@ -1,6 +1,7 @@
 //! vejr-engine: what the `vejr` command drives: inspection, ingest, training, forecasts and
 //! their verification.
 
+pub mod allocator;
 pub mod backend;
 pub mod commands;
 pub mod forecast;

@@ -6,10 +6,9 @@ use vejr_engine::backend::DeviceKind;
 use vejr_engine::commands;
 use vejr_engine::training::TrainOptions;
 
-// Every tensor operation allocates its output; mimalloc reuses freed blocks where glibc handed
-// large ones back to the kernel and faulted them in again (a third of a forward pass).
+// Every tensor operation allocates its output; see vejr_engine::allocator.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vejr_engine::allocator::Allocator = mimalloc::MiMalloc;
 
 /// vejr: machine-learned weather forecasting from reanalysis.
 #[derive(Parser)]
@@ -107,6 +106,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    vejr_engine::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Inspect { files, json, config } => commands::inspect::run(files, *json, config.as_deref()),

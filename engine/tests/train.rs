@@ -166,7 +166,10 @@ fn resumed_run_continues_bit_for_bit() {
 }
 
 /// Burn's autodiff checkpointing recomputes activations in the backward pass: the same
-/// arithmetic, so the same weights, over a 3-step rollout back-propagated through.
+/// arithmetic, so the same weights, over a 3-step rollout back-propagated through. The step
+/// gradients are summed in another order (per step, then across steps), so the weights agree
+/// to f32 rounding (1e-5 relative), not bitwise; dropping a step's upstream gradient moves
+/// them by far more.
 #[test]
 fn gradient_checkpointing_changes_memory_not_results() {
     let curriculum = ("curriculum", "[[training.curriculum]]\nfrom_step = 0\nrollout = 3\n");
@@ -185,7 +188,7 @@ fn gradient_checkpointing_changes_memory_not_results() {
     let b = checkpoint_weights(&checkpointed.path().join("run/checkpoints/step-0000003.vejr"));
     let initial_difference = vejr_engine::training::parameters::max_relative_difference(&a, &b);
     assert!(
-        initial_difference <= 1e-6,
+        initial_difference <= 1e-5,
         "checkpointed training differs by {initial_difference}"
     );
 }

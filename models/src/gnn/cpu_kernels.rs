@@ -6,7 +6,7 @@
 
 use burn::backend::ndarray::{NdArrayTensor, SharedArray};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayD, ArrayView2, IxDyn, LinalgScalar};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewMut2, IxDyn, LinalgScalar};
 use num_traits::Float;
 use rayon::prelude::*;
 
@@ -49,8 +49,25 @@ pub fn tensor<T: Clone>(v: Vec<T>, shape: &[usize]) -> SharedArray<T> {
         .into_shared()
 }
 
+/// Rows per matrix-product task: large enough for the product to run at speed, small enough
+/// that both cores get work at 5.625°.
+const GEMM_ROWS: usize = 2048;
+
+unsafe extern "C" {
+    fn openblas_set_num_threads(threads: std::ffi::c_int);
+}
+
+/// OpenBLAS's own thread pool and rayon's would share two cores and spend a fifth of the time
+/// yielding to each other: the products here are split over rows by rayon, each one on a
+/// single OpenBLAS thread.
+fn single_threaded_blas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: sets OpenBLAS's thread count before any product of ours runs.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
+}
+
 /// `x [rows, k] · w [k, m] (+ bias [m])` → `[rows, m]`, through ndarray's matrix product
-/// (BLAS where the build has it): the bias is written first and the product added to it.
+/// (OpenBLAS) on blocks of rows in parallel; the bias is written first and the product added.
 pub fn linear<T: LinalgScalar + Float + Send + Sync>(
     x: &[T],
     rows: usize,
@@ -59,20 +76,27 @@ pub fn linear<T: LinalgScalar + Float + Send + Sync>(
     m: usize,
     bias: Option<&[T]>,
 ) -> Vec<T> {
+    single_threaded_blas();
     let mut out = Vec::with_capacity(rows * m);
     match bias {
         Some(b) => (0..rows).for_each(|_| out.extend_from_slice(b)),
         None => out.resize(rows * m, T::zero()),
     }
-    let mut out = Array2::from_shape_vec((rows, m), out).expect("rows × m");
-    let x = ArrayView2::from_shape((rows, k), x).expect("rows × k");
     let w = ArrayView2::from_shape((k, m), w).expect("k × m");
-    general_mat_mul(T::one(), &x, &w, T::one(), &mut out);
-    out.into_raw_vec_and_offset().0
+    out.par_chunks_mut(GEMM_ROWS * m)
+        .zip(x.par_chunks(GEMM_ROWS * k))
+        .for_each(|(out, x)| {
+            let n = x.len() / k.max(1);
+            let x = ArrayView2::from_shape((n, k), x).expect("rows × k");
+            let mut out = ArrayViewMut2::from_shape((n, m), out).expect("rows × m");
+            general_mat_mul(T::one(), &x, &w, T::one(), &mut out);
+        });
+    out
 }
 
-/// Gradients of [`linear`]: `dx = grad · wᵀ`, `dw = xᵀ · grad`, `dbias = Σ_rows grad` (summed
-/// per chunk of rows, then over chunks in order).
+/// Gradients of [`linear`]: `dx = grad · wᵀ`, `dw = xᵀ · grad`, `dbias = Σ_rows grad`; the
+/// sums over rows are taken per block of rows, then over blocks in order (the same result on
+/// any number of threads).
 #[allow(clippy::type_complexity)]
 pub fn linear_backward<T: LinalgScalar + Float + Send + Sync>(
     x: &[T],
@@ -83,35 +107,40 @@ pub fn linear_backward<T: LinalgScalar + Float + Send + Sync>(
     grad: &[T],
     bias: bool,
 ) -> (Vec<T>, Vec<T>, Option<Vec<T>>) {
-    let x = ArrayView2::from_shape((rows, k), x).expect("rows × k");
+    single_threaded_blas();
     let w = ArrayView2::from_shape((k, m), w).expect("k × m");
-    let g = ArrayView2::from_shape((rows, m), grad).expect("rows × m");
-    let mut dx = Array2::from_shape_vec((rows, k), zeros(rows * k)).expect("rows × k");
-    general_mat_mul(T::one(), &g, &w.t(), T::zero(), &mut dx);
-    let mut dw = Array2::from_shape_vec((k, m), zeros(k * m)).expect("k × m");
-    general_mat_mul(T::one(), &x.t(), &g, T::zero(), &mut dw);
-    let dbias = bias.then(|| {
-        let partials: Vec<Vec<T>> = grad
-            .par_chunks(CHUNK * m)
-            .map(|chunk| {
-                let mut acc = vec![T::zero(); m];
-                for row in chunk.chunks_exact(m) {
-                    for (a, &v) in acc.iter_mut().zip(row) {
+    let mut dx = zeros(rows * k);
+    let partials: Vec<(Array2<T>, Vec<T>)> = dx
+        .par_chunks_mut(GEMM_ROWS * k)
+        .zip(x.par_chunks(GEMM_ROWS * k).zip(grad.par_chunks(GEMM_ROWS * m)))
+        .map(|(dx, (x, g))| {
+            let n = g.len() / m.max(1);
+            let x = ArrayView2::from_shape((n, k), x).expect("rows × k");
+            let g = ArrayView2::from_shape((n, m), g).expect("rows × m");
+            let mut dx = ArrayViewMut2::from_shape((n, k), dx).expect("rows × k");
+            general_mat_mul(T::one(), &g, &w.t(), T::zero(), &mut dx);
+            let mut dw = Array2::from_shape_vec((k, m), zeros(k * m)).expect("k × m");
+            general_mat_mul(T::one(), &x.t(), &g, T::zero(), &mut dw);
+            let mut db = zeros(if bias { m } else { 0 });
+            if bias {
+                for row in g.rows() {
+                    for (a, &v) in db.iter_mut().zip(row) {
                         *a = *a + v;
                     }
                 }
-                acc
-            })
-            .collect();
-        let mut total = vec![T::zero(); m];
-        for p in partials {
-            for (t, v) in total.iter_mut().zip(p) {
-                *t = *t + v;
             }
+            (dw, db)
+        })
+        .collect();
+    let mut dw = Array2::from_shape_vec((k, m), zeros(k * m)).expect("k × m");
+    let mut db = zeros(if bias { m } else { 0 });
+    for (pw, pb) in partials {
+        dw.zip_mut_with(&pw, |a, &b| *a = *a + b);
+        for (t, v) in db.iter_mut().zip(pb) {
+            *t = *t + v;
         }
-        total
-    });
-    (dx.into_raw_vec_and_offset().0, dw.into_raw_vec_and_offset().0, dbias)
+    }
+    (dx, dw.into_raw_vec_and_offset().0, bias.then_some(db))
 }
 
 /// `x [batch, sources, latent]` → `[batch, index.len(), latent]`.
@@ -137,6 +166,41 @@ pub fn gather_rows<T: Copy + Send + Sync>(x: &[T], shape: &[usize], index: &[u32
             });
     }
     (out, vec![batch, rows, latent])
+}
+
+/// `base [batch, edges, latent] + from[senders] + to[receivers]` (`from [batch, s, latent]`,
+/// `to [batch, r, latent]`).
+#[allow(clippy::too_many_arguments)]
+pub fn gather_add<T: Float + Send + Sync>(
+    base: &[T],
+    shape: &[usize],
+    from: &[T],
+    from_rows: usize,
+    senders: &[u32],
+    to: &[T],
+    to_rows: usize,
+    receivers: &[u32],
+) -> Vec<T> {
+    let (batch, edges, latent) = (shape[0], shape[1], shape[2]);
+    let mut out = Vec::with_capacity(base.len());
+    out.extend_from_slice(base);
+    for b in 0..batch {
+        let from = &from[b * from_rows * latent..(b + 1) * from_rows * latent];
+        let to = &to[b * to_rows * latent..(b + 1) * to_rows * latent];
+        out[b * edges * latent..(b + 1) * edges * latent]
+            .par_chunks_mut(CHUNK * latent)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (k, row) in chunk.chunks_exact_mut(latent).enumerate() {
+                    let e = c * CHUNK + k;
+                    let (s, r) = (senders[e] as usize * latent, receivers[e] as usize * latent);
+                    for ((o, &f), &t) in row.iter_mut().zip(&from[s..s + latent]).zip(&to[r..r + latent]) {
+                        *o = *o + f + t;
+                    }
+                }
+            });
+    }
+    out
 }
 
 /// `x [batch, rows, latent]` → `[batch, segments, latent]`: segment `s` sums rows

@@ -29,6 +29,19 @@ pub trait GraphBackend: Backend {
         composed::gather_rows::<Self>(values, gather)
     }
 
+    /// `base [batch, edges, latent]` plus the gathered rows of `from` and `to`: the first layer
+    /// of an edge MLP from its edge, sender and receiver parts, without the gathered
+    /// intermediates.
+    fn gather_add(
+        base: FloatTensor<Self>,
+        from: FloatTensor<Self>,
+        senders: &Gather<Self>,
+        to: FloatTensor<Self>,
+        receivers: &Gather<Self>,
+    ) -> FloatTensor<Self> {
+        composed::gather_add::<Self>(base, from, senders, to, receivers)
+    }
+
     /// `values [batch, rows, latent]` → `[batch, segments, latent]`.
     fn sum_segments(values: FloatTensor<Self>, segments: &Segments<Self>) -> FloatTensor<Self> {
         composed::sum_segments::<Self>(values, segments)
@@ -88,6 +101,18 @@ pub mod composed {
     pub fn gather_rows<B: Backend>(values: FloatTensor<B>, gather: &Gather<B>) -> FloatTensor<B> {
         wrap::<B>(values)
             .select(1, gather.index.clone())
+            .into_primitive()
+            .tensor()
+    }
+
+    pub fn gather_add<B: Backend>(
+        base: FloatTensor<B>,
+        from: FloatTensor<B>,
+        senders: &Gather<B>,
+        to: FloatTensor<B>,
+        receivers: &Gather<B>,
+    ) -> FloatTensor<B> {
+        (wrap::<B>(base) + wrap::<B>(gather_rows::<B>(from, senders)) + wrap::<B>(gather_rows::<B>(to, receivers)))
             .into_primitive()
             .tensor()
     }
@@ -221,6 +246,23 @@ where
         })
     }
 
+    fn gather_add(
+        base: FloatTensor<Self>,
+        from: FloatTensor<Self>,
+        senders: &Gather<Self>,
+        to: FloatTensor<Self>,
+        receivers: &Gather<Self>,
+    ) -> FloatTensor<Self> {
+        let (s, r) = (
+            &senders.adjoint.host.segment_of_row,
+            &receivers.adjoint.host.segment_of_row,
+        );
+        on_floats!((base => b, from => f, to => t), {
+            let out = kernels::gather_add(&row_major(&b), b.shape(), &row_major(&f), f.shape()[1], s, &row_major(&t), t.shape()[1], r);
+            tensor(out, b.shape()).into()
+        })
+    }
+
     fn sum_segments(values: FloatTensor<Self>, segments: &Segments<Self>) -> FloatTensor<Self> {
         let plan = &segments.host;
         on_floats!((values => x), {
@@ -330,6 +372,33 @@ impl<B: GraphBackend> Backward<B, 1> for GatherRowsBackward {
     ) {
         let adjoint = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| B::sum_segments(grad, &adjoint));
+    }
+}
+
+#[derive(Debug)]
+struct GatherAddBackward;
+
+impl<B: GraphBackend> Backward<B, 3> for GatherAddBackward {
+    type State = (Segments<B>, Segments<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut burn::backend::autodiff::checkpoint::base::Checkpointer,
+    ) {
+        let (by_sender, by_receiver) = ops.state;
+        let [node_base, node_from, node_to] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_from {
+            grads.register::<B>(node.id, B::sum_segments(grad.clone(), &by_sender));
+        }
+        if let Some(node) = node_to {
+            grads.register::<B>(node.id, B::sum_segments(grad.clone(), &by_receiver));
+        }
+        if let Some(node) = node_base {
+            grads.register::<B>(node.id, grad);
+        }
     }
 }
 
@@ -454,6 +523,31 @@ impl<B: GraphBackend, C: CheckpointStrategy> GraphBackend for Autodiff<B, C> {
         }
     }
 
+    fn gather_add(
+        base: FloatTensor<Self>,
+        from: FloatTensor<Self>,
+        senders: &Gather<Self>,
+        to: FloatTensor<Self>,
+        receivers: &Gather<Self>,
+    ) -> FloatTensor<Self> {
+        let (senders, receivers) = (senders.map(&inner_int::<B, C>), receivers.map(&inner_int::<B, C>));
+        let output = B::gather_add(
+            base.primitive.clone(),
+            from.primitive.clone(),
+            &senders,
+            to.primitive.clone(),
+            &receivers,
+        );
+        match GatherAddBackward
+            .prepare::<C>([base.node.clone(), from.node.clone(), to.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((senders.adjoint, receivers.adjoint), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
     fn sum_segments(values: FloatTensor<Self>, segments: &Segments<Self>) -> FloatTensor<Self> {
         let segments = segments.map(&inner_int::<B, C>);
         let output = B::sum_segments(values.primitive.clone(), &segments);
@@ -555,6 +649,23 @@ pub fn layer_norm<B: GraphBackend>(
         gamma.into_primitive().tensor(),
         beta.into_primitive().tensor(),
         epsilon,
+    ))
+}
+
+/// `base + from[senders] + to[receivers]` as one operation.
+pub fn gather_add<B: GraphBackend>(
+    base: Tensor<B, 3>,
+    from: Tensor<B, 3>,
+    senders: &Gather<B>,
+    to: Tensor<B, 3>,
+    receivers: &Gather<B>,
+) -> Tensor<B, 3> {
+    wrap::<B>(B::gather_add(
+        base.into_primitive().tensor(),
+        from.into_primitive().tensor(),
+        senders,
+        to.into_primitive().tensor(),
+        receivers,
     ))
 }
 

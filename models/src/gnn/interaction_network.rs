@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::aggregate::sum_at_receivers;
-use super::graph_backend::{GraphBackend, gather_rows};
+use super::graph_backend::{GraphBackend, gather_add};
 use super::mlp::{Mlp, MlpConfig};
 use super::segments::Gather;
 
@@ -89,9 +89,13 @@ impl<B: GraphBackend> InteractionNetwork<B> {
         // The bias joins the receiver part while it is still node-sized.
         let from = self.edge_mlp.hidden_part(senders, l..2 * l, false);
         let to = self.edge_mlp.hidden_part(receivers.clone(), 2 * l..3 * l, true);
-        let hidden = self.edge_mlp.hidden_part(edges.clone(), 0..l, false)
-            + gather_rows(from, &index.senders)
-            + gather_rows(to, &index.receivers);
+        let hidden = gather_add(
+            self.edge_mlp.hidden_part(edges.clone(), 0..l, false),
+            from,
+            &index.senders,
+            to,
+            &index.receivers,
+        );
         let edges = self.edge_mlp.forward_from_hidden(hidden) + edges;
 
         let aggregated = sum_at_receivers(edges.clone(), index);
