@@ -142,7 +142,10 @@ fn check_cuda(path: &std::path::Path) -> i32 {
             eprintln!("forecaster-timing: {e}");
             std::process::exit(2)
         });
-    let gpu_device = burn::backend::cuda::CudaDevice::new(0);
+    let gpu_device = vejr_engine::backend::cuda_device(0).unwrap_or_else(|e| {
+        eprintln!("forecaster-timing: {}", e.message);
+        std::process::exit(2)
+    });
     let (gpu_model, _) = checkpoint::load::<Gpu>(path, &Expectation::default(), &gpu_device).expect("loads twice");
     let grid = vejr_models::graph::GridPoints {
         latitudes: meta.latitudes.clone(),
@@ -206,7 +209,10 @@ fn main() {
             &values,
             repeats,
             rollout,
-            &burn::backend::cuda::CudaDevice::new(0),
+            &vejr_engine::backend::cuda_device(0).unwrap_or_else(|e| {
+                eprintln!("forecaster-timing: {}", e.message);
+                std::process::exit(2)
+            }),
         ),
         other => {
             eprintln!(

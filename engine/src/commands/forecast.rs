@@ -61,7 +61,7 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
             steps,
             a.out,
             a.format,
-            &burn::backend::cuda::CudaDevice::new(0),
+            &crate::backend::cuda_device(0)?,
         )?,
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => return Err(crate::backend::cuda_missing()),

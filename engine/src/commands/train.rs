@@ -34,7 +34,7 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
         }
         #[cfg(feature = "cuda")]
         (DeviceKind::Cuda, precision) => {
-            let gpu = burn::backend::cuda::CudaDevice::new(dist.local_rank);
+            let gpu = backend::cuda_device(dist.local_rank)?;
             match precision {
                 Precision::F32 => train::<backend::GpuAutodiff>(args.0, args.1, args.2, args.3, &gpu)?,
                 Precision::Bf16 => train::<backend::GpuBf16Autodiff>(args.0, args.1, args.2, args.3, &gpu)?,

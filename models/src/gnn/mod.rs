@@ -3,10 +3,12 @@
 //! segment sums of message passing with backward passes planned from the graph.
 
 pub mod aggregate;
+mod autodiff_backend;
 mod cpu_kernels;
 pub mod graph_backend;
 pub mod interaction_network;
 pub mod mlp;
+mod ndarray_backend;
 pub mod segments;
 
 pub use graph_backend::{GraphAutodiffBackend, GraphBackend};
