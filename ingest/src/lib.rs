@@ -2,6 +2,7 @@
 //! CF-decoded fields, and from fields to the zarr training store.
 
 pub mod cf_time;
+mod classic_format_size;
 pub mod error;
 pub mod fields;
 mod grib_grid;

@@ -141,6 +141,7 @@ impl NetcdfSource {
         quiet_hdf5_on_this_thread();
         let file = netcdf::open(path).map_err(|e| IngestError::netcdf(path, e))?;
         let format = netcdf_format(path);
+        refuse_truncated_classic(&file, path)?;
 
         let time_names: Vec<&str> = match &hints.time_dimension {
             Some(name) => vec![name.as_str()],
@@ -462,6 +463,30 @@ fn is_evenly_spaced(values: &[f64]) -> bool {
     values
         .windows(2)
         .all(|w| ((w[1] - w[0]) - step).abs() <= 1e-4 * step.abs().max(1e-9))
+}
+
+/// netCDF reads a cut-short classic file as if complete, with zeros for the missing bytes.
+fn refuse_truncated_classic(file: &netcdf::File, path: &Path) -> Result<()> {
+    let mut magic = [0u8; 4];
+    let length = std::fs::File::open(path)
+        .and_then(|mut f| {
+            std::io::Read::read_exact(&mut f, &mut magic)?;
+            Ok(f.metadata()?.len())
+        })
+        .map_err(|e| IngestError::io(path, e))?;
+    let Some(layout) = crate::classic_format_size::layout(file, &magic) else {
+        return Ok(());
+    };
+    match layout.cut(length) {
+        None => Ok(()),
+        Some(what) => Err(IngestError::netcdf(
+            path,
+            format!(
+                "truncated: {what} is cut off (the file has {length} bytes, its header declares at least {})",
+                layout.needed()
+            ),
+        )),
+    }
 }
 
 fn netcdf_format(path: &Path) -> String {

@@ -22,6 +22,22 @@ macro_rules! on_floats {
 }
 
 use super::cpu_kernels::{self as kernels, row_major, tensor};
+use burn::backend::ndarray::SharedArray;
+
+/// The array itself when nothing else holds it (its last use: always in inference, often in
+/// training), else a copy, for a kernel to write its result over: no fresh output tensor.
+fn writable<T: Clone>(a: SharedArray<T>) -> SharedArray<T> {
+    if a.is_unique() && a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned().into_shared()
+    }
+}
+
+/// The values of a [`writable`] array.
+fn values_mut<T: Clone>(a: &mut SharedArray<T>) -> &mut [T] {
+    a.as_slice_mut().expect("a writable array is unique and in standard layout")
+}
 
 impl<E, I, Q> GraphBackend for burn::backend::NdArray<E, I, Q>
 where
@@ -51,8 +67,10 @@ where
             &receivers.adjoint.host.segment_of_row,
         );
         on_floats!((base => b, from => f, to => t), {
-            let out = kernels::gather_add(&row_major(&b), b.shape(), &row_major(&f), f.shape()[1], s, &row_major(&t), t.shape()[1], r);
-            tensor(out, b.shape()).into()
+            let mut b = writable(b);
+            let shape = b.shape().to_vec();
+            kernels::gather_add(values_mut(&mut b), &shape, &row_major(&f), f.shape()[1], s, &row_major(&t), t.shape()[1], r);
+            b.into()
         })
     }
 
@@ -65,12 +83,18 @@ where
     }
 
     fn silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        on_floats!((x => x), tensor(kernels::silu(&row_major(&x)), x.shape()).into())
+        on_floats!((x => x), {
+            let mut x = writable(x);
+            kernels::silu(values_mut(&mut x));
+            x.into()
+        })
     }
 
     fn silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         on_floats!((x => x, grad => g), {
-            tensor(kernels::silu_backward(&row_major(&x), &row_major(&g)), x.shape()).into()
+            let mut g = writable(g);
+            kernels::silu_backward(&row_major(&x), values_mut(&mut g));
+            g.into()
         })
     }
 
@@ -83,7 +107,9 @@ where
         on_floats!((x => x, gamma => g, beta => b), {
             let latent = *x.shape().last().expect("a tensor has a last dimension");
             let eps = num_traits::cast(epsilon).expect("epsilon is a float");
-            tensor(kernels::layer_norm(&row_major(&x), latent, &row_major(&g), Some(&row_major(&b)), eps), x.shape()).into()
+            let mut x = writable(x);
+            kernels::layer_norm(values_mut(&mut x), latent, &row_major(&g), Some(&row_major(&b)), eps);
+            x.into()
         })
     }
 
@@ -96,8 +122,9 @@ where
         on_floats!((x => x, gamma => g, grad => d), {
             let latent = *x.shape().last().expect("a tensor has a last dimension");
             let eps = num_traits::cast(epsilon).expect("epsilon is a float");
-            let (dx, dg, db) = kernels::layer_norm_backward(&row_major(&x), latent, &row_major(&g), &row_major(&d), eps);
-            (tensor(dx, x.shape()).into(), tensor(dg, &[latent]).into(), tensor(db, &[latent]).into())
+            let mut d = writable(d);
+            let (dg, db) = kernels::layer_norm_backward(&row_major(&x), latent, &row_major(&g), values_mut(&mut d), eps);
+            (d.into(), tensor(dg, &[latent]).into(), tensor(db, &[latent]).into())
         })
     }
 
