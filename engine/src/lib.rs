@@ -62,3 +62,12 @@ pub fn provenance() -> serde_json::Map<String, serde_json::Value> {
     map.insert("created".into(), chrono::Utc::now().to_rfc3339().into());
     map
 }
+
+/// Whether two paths name one existing file (through links and `..`): an output must never
+/// overwrite the input it is computed from.
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -106,6 +106,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops reading (`vejr inspect … | head -1`) ends vejr quietly, as it ends
+    // other Unix tools; Rust ignores SIGPIPE and println! would panic on the broken pipe.
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     vejr_engine::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match &cli.command {

@@ -40,6 +40,42 @@ pub struct DataSection {
     pub static_fields: Vec<String>,
 }
 
+/// The finest icosahedral mesh vejr builds: 10 · 4^8 + 2 = 655,362 nodes, ~5.2 M multimesh
+/// edges (GraphCast's 0.25° model uses level 6). Level 9 would need ~21 M edges, tens of GiB
+/// per latent feature set; level 12 and above would not fit any machine and once hung here.
+pub const MAX_MESH_LEVEL: usize = 8;
+/// Latent widths beyond this are a typo, not a model (GraphCast uses 512).
+pub const MAX_LATENT: usize = 4096;
+pub const MAX_PROCESSOR_LAYERS: usize = 128;
+
+impl ModelSection {
+    /// Refuses sizes that cannot make a model, before anything is allocated.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_LATENT).contains(&self.latent) {
+            return Err(format!("latent = {} must lie in 1..={MAX_LATENT}", self.latent));
+        }
+        if !(1..=MAX_PROCESSOR_LAYERS).contains(&self.processor_layers) {
+            return Err(format!(
+                "processor_layers = {} must lie in 1..={MAX_PROCESSOR_LAYERS}",
+                self.processor_layers
+            ));
+        }
+        if self.mesh_level > MAX_MESH_LEVEL {
+            return Err(format!(
+                "mesh_level = {} is beyond the finest mesh vejr builds ({MAX_MESH_LEVEL}: 655,362 nodes; GraphCast uses 6)",
+                self.mesh_level
+            ));
+        }
+        if self.trainable_grid_features > MAX_LATENT {
+            return Err(format!(
+                "trainable_grid_features = {} must be at most {MAX_LATENT}",
+                self.trainable_grid_features
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl RunConfig {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
@@ -58,6 +94,10 @@ impl RunConfig {
         {
             t.output = path.parent().unwrap_or(Path::new(".")).join(&t.output);
         }
+        config
+            .model
+            .check()
+            .map_err(|m| format!("config {}: [model] {m}", path.display()))?;
         if config.data.variables.is_empty() {
             return Err(format!("config {}: data.variables is empty", path.display()));
         }

@@ -280,9 +280,10 @@ fn killed_forecast_leaves_no_file_and_memory_is_flat_in_lead_time() {
             "--date",
             "2019-03-25T00:00:00Z",
             "--lead",
-            "4000",
+            "400",
         ])
         .args(["--out", path.to_str().unwrap()])
+        .env("VEJR_TEST_FORECAST_STEP_DELAY_MS", "20")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -327,6 +328,54 @@ fn bad_initial_conditions_get_one_line_and_exit_2() {
     );
     let out = forecast("2019-03-25T00:00:00Z", "5h", &out_path);
     assert!(stderr(&out).contains("not a positive multiple"), "{}", stderr(&out));
+
+    // Leads beyond any sane forecast (one overflowed chrono, one would run for years).
+    for (lead, expected) in [
+        ("10000000000000d", "out of range"),
+        (
+            "1000000000d",
+            "beyond the longest forecast vejr runs (100 days, 400 model steps)",
+        ),
+        ("101d", "beyond the longest forecast"),
+        ("401", "beyond the longest forecast"),
+        ("0", "at least one model step"),
+    ] {
+        let out = forecast("2019-03-25T00:00:00Z", lead, &out_path);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{lead}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(expected) && !err.contains("panicked"), "{lead}: {err}");
+        assert!(!out_path.exists());
+    }
+
+    // --out naming an input (here the checkpoint itself) is refused and the input kept.
+    let before = std::fs::read(checkpoint()).unwrap();
+    let out = forecast("2019-03-25T00:00:00Z", "24h", checkpoint());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is an input of this forecast"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(checkpoint()).unwrap(), before);
+
+    // A checkpoint whose metadata lost one byte's worth of truth is refused, not used.
+    let damaged = dir.path().join("damaged.vejr");
+    let mut bytes = before;
+    let at = bytes.windows(6).position(|w| w == b"\"mean\"").unwrap();
+    let digit = at + bytes[at..].iter().position(u8::is_ascii_digit).unwrap();
+    bytes[digit] = if bytes[digit] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&damaged, &bytes).unwrap();
+    let mut args = forecast_args("2019-03-25T00:00:00Z", "24h", &out_path);
+    args[2] = damaged.to_str().unwrap();
+    let out = vejr(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("damaged metadata (checksum mismatch)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_path.exists());
 }
 
 #[test]

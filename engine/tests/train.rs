@@ -147,6 +147,35 @@ fn resumed_run_continues_bit_for_bit() {
         Some(2),
         "a second start must not overwrite a run silently"
     );
+    // --stop-at-step below the step reached: one line, exit 2 (once a subtraction overflow).
+    let out = vejr(&["train", "--config", c, "--resume", "--stop-at-step", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--stop-at-step 1 is below the step the run has reached (3)"),
+        "{}",
+        stderr(&out)
+    );
+    // Resuming with another model or other data periods would train one run and label it as
+    // another: refused, naming each difference; the config restored, the run goes on.
+    let original = std::fs::read_to_string(&config).unwrap();
+    set_model(&config, "latent = 32\nprocessor_layers = 1\nmesh_level = 2");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("2019-03-24T18", "2019-03-23T18"),
+    )
+    .unwrap();
+    let out = vejr(&["train", "--config", c, "--resume"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("the config no longer describes that run"), "{err}");
+    assert!(err.contains("model latent 16 → 32"), "{err}");
+    assert!(
+        err.contains("train_end \"2019-03-24T18:00:00Z\" → \"2019-03-23T18:00:00Z\""),
+        "{err}"
+    );
+    std::fs::write(&config, original).unwrap();
     let out = vejr(&["train", "--config", c, "--resume"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("trained steps 3..6"), "{}", stdout(&out));

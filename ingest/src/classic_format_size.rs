@@ -57,7 +57,11 @@ impl Layout {
                 inside
             })
             .map_or("?", |(name, _)| name.as_str());
-        Some(format!("variable {name} from record {} of {}", record + 1, self.records))
+        Some(format!(
+            "variable {name} from record {} of {}",
+            record + 1,
+            self.records
+        ))
     }
 }
 
@@ -103,7 +107,12 @@ pub fn layout(file: &netcdf::File, magic: &[u8]) -> Option<Layout> {
         let is_record = dims.first().is_some_and(|d| d.is_unlimited());
         // Per record a record variable holds its slab (padding left out: a lower bound); a
         // fixed one holds all of it, padded to four bytes.
-        let slab: u64 = dims.iter().skip(usize::from(is_record)).map(|d| d.len() as u64).product::<u64>() * element;
+        let slab: u64 = dims
+            .iter()
+            .skip(usize::from(is_record))
+            .map(|d| d.len() as u64)
+            .product::<u64>()
+            * element;
         if is_record {
             layout.record.push((v.name(), slab));
         } else {
@@ -147,7 +156,11 @@ mod tests {
 
     #[test]
     fn complete_classic_files_are_at_least_as_long_as_their_header_and_data_need() {
-        for name in ["era5-t2m-2019-03-uk-legacy.nc", "eraint_uvz.nc", "ncep-r2-pr_wtr-2022-daily.nc"] {
+        for name in [
+            "era5-t2m-2019-03-uk-legacy.nc",
+            "eraint_uvz.nc",
+            "ncep-r2-pr_wtr-2022-daily.nc",
+        ] {
             let path = shared_file(&format!("netcdf/{name}"));
             let file = netcdf::open(&path).unwrap();
             let magic = magic(&path);
@@ -157,7 +170,10 @@ mod tests {
             };
             let actual = std::fs::metadata(&path).unwrap().len();
             let needed = layout.needed();
-            assert!(needed <= actual && layout.cut(actual).is_none(), "{name}: needs {needed}, has {actual}");
+            assert!(
+                needed <= actual && layout.cut(actual).is_none(),
+                "{name}: needs {needed}, has {actual}"
+            );
             // The bound is tight: these headers are not padded beyond a few bytes.
             assert!(actual - needed < 8192, "{name}: needs {needed}, has {actual}");
             assert!(layout.cut(actual - (actual - needed) - 1).is_some(), "{name}");

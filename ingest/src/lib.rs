@@ -11,6 +11,7 @@ pub mod grid;
 pub mod hints;
 pub mod inspect;
 pub mod netcdf_reader;
+pub mod physical_range;
 pub mod progress;
 pub mod reduced_gaussian;
 pub mod regrid;

@@ -4,8 +4,10 @@
 //!
 //! Layout: a magic line, one line of JSON metadata, the weights as Burn's named MessagePack
 //! record, then (in training checkpoints) the training state the engine needs to resume:
-//! opaque bytes here. The metadata carries lengths and checksums of both, so a damaged file is
-//! refused with a message instead of half-loading.
+//! opaque bytes here. The metadata carries lengths and checksums of both, and (since format 2)
+//! a line after it carries the checksum of the metadata line itself, so one changed byte
+//! anywhere in the file is refused with a message instead of half-loading or, worse, loading
+//! with a different normalisation. Format 1 files (no metadata checksum) still load.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -18,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::forecaster::{Forecaster, ForecasterConfig};
 use crate::normalization::Normalization;
 
-const MAGIC: &str = "vejr-checkpoint 1";
+const MAGIC: &str = "vejr-checkpoint 2";
+/// Checkpoints written before the metadata had its own checksum.
+const MAGIC_1: &str = "vejr-checkpoint 1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -115,6 +119,7 @@ pub fn save_with_training_state<B: GraphBackend>(
         file.write_all(b"\n")?;
         file.write_all(header.as_bytes())?;
         file.write_all(b"\n")?;
+        file.write_all(format!("fnv1a {:016x}\n", fnv1a(header.as_bytes())).as_bytes())?;
         file.write_all(&weights)?;
         file.write_all(training_state)?;
         if let Some(delay) = test_write_delay() {
@@ -172,33 +177,65 @@ fn with_later_model_fields(header: &mut serde_json::Value) {
 
 fn read(path: &Path, with_weights: bool) -> Result<(Envelope, Vec<u8>), CheckpointError> {
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let file_bytes = file.metadata().map_err(|e| io_error(path, e))?.len();
+    // Lines are read with a bound: a damaged file without newlines must not be read whole.
     let mut r = BufReader::new(file);
-    let mut magic = String::new();
-    r.read_line(&mut magic).map_err(|e| io_error(path, e))?;
-    if magic.trim_end() != MAGIC {
-        return Err(io_error(path, "not a vejr checkpoint"));
+    let line = |r: &mut BufReader<std::fs::File>, what: &str| -> Result<String, CheckpointError> {
+        let mut bytes = Vec::new();
+        r.by_ref()
+            .take(file_bytes.min(1 << 30))
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| io_error(path, e))?;
+        if bytes.pop() != Some(b'\n') {
+            return Err(io_error(path, format!("damaged file (its {what} line is cut off)")));
+        }
+        String::from_utf8(bytes).map_err(|_| io_error(path, format!("damaged {what} (not UTF-8)")))
+    };
+    let magic = line(&mut r, "first").map_err(|_| io_error(path, "not a vejr checkpoint"))?;
+    let version = match magic.as_str() {
+        MAGIC => 2,
+        MAGIC_1 => 1,
+        _ => return Err(io_error(path, "not a vejr checkpoint")),
+    };
+    let header_line = line(&mut r, "metadata")?;
+    let mut consumed = magic.len() as u64 + header_line.len() as u64 + 2;
+    if version >= 2 {
+        let sum = line(&mut r, "checksum")?;
+        consumed += sum.len() as u64 + 1;
+        if sum != format!("fnv1a {:016x}", fnv1a(header_line.as_bytes())) {
+            return Err(io_error(path, "damaged metadata (checksum mismatch)"));
+        }
     }
-    let mut header = String::new();
-    r.read_line(&mut header).map_err(|e| io_error(path, e))?;
     let damaged = |e: serde_json::Error| io_error(path, format!("damaged metadata: {e}"));
-    let mut header: serde_json::Value = serde_json::from_str(&header).map_err(damaged)?;
+    let mut header: serde_json::Value = serde_json::from_str(&header_line).map_err(damaged)?;
     with_later_model_fields(&mut header);
     let envelope: Envelope = serde_json::from_value(header).map_err(damaged)?;
+    let body_bytes = file_bytes - consumed.min(file_bytes);
+    let expected = envelope.weights_bytes.checked_add(envelope.training_state_bytes);
+    if expected != Some(body_bytes) {
+        return Err(io_error(
+            path,
+            format!(
+                "damaged file (holds {body_bytes} bytes after its metadata, which declares {} + {})",
+                envelope.weights_bytes, envelope.training_state_bytes
+            ),
+        ));
+    }
     if !with_weights {
         return Ok((envelope, Vec::new()));
     }
-    let mut body = Vec::with_capacity((envelope.weights_bytes + envelope.training_state_bytes) as usize);
+    // The lengths are bounded by the file's size now: this allocation is what is there.
+    let mut body = Vec::with_capacity(body_bytes as usize);
     r.read_to_end(&mut body).map_err(|e| io_error(path, e))?;
-    let expected = envelope.weights_bytes + envelope.training_state_bytes;
     let split = (envelope.weights_bytes as usize).min(body.len());
     let (weights, state) = body.split_at(split);
-    if body.len() as u64 != expected
+    if body.len() as u64 != body_bytes
         || fnv1a(weights) != envelope.weights_fnv1a
         || fnv1a(state) != envelope.training_state_fnv1a
     {
         return Err(io_error(
             path,
-            format!("damaged file ({} of {expected} bytes, checksum mismatch)", body.len()),
+            format!("damaged file ({} of {body_bytes} bytes, checksum mismatch)", body.len()),
         ));
     }
     Ok((envelope, body))

@@ -103,7 +103,52 @@ fn checkpoint_restores_bitwise_and_refuses_what_does_not_fit() {
     );
     assert_eq!(text.lines().count(), 1);
 
-    let mut bytes = std::fs::read(&path).unwrap();
+    let original = std::fs::read(&path).unwrap();
+    // One digit of the normalisation's mean changed: the metadata's own checksum refuses it.
+    let mut bytes = original.clone();
+    let mean = find(&bytes, b"\"mean\"").expect("the metadata has a normalisation mean");
+    let digit = mean + bytes[mean..].iter().position(u8::is_ascii_digit).unwrap();
+    bytes[digit] = if bytes[digit] == b'7' { b'8' } else { b'7' };
+    std::fs::write(&path, &bytes).unwrap();
+    let text = checkpoint::read_metadata(&path).unwrap_err().to_string();
+    assert!(text.contains("damaged metadata (checksum mismatch)"), "{text}");
+
+    // A length of 900 GB with a matching metadata checksum (a crafted or buggy file) is
+    // bounded by the file's size, not allocated.
+    let text_of = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let lines: Vec<&[u8]> = original.splitn(4, |&b| b == b'\n').collect();
+    let header = text_of(lines[1]);
+    let weights_bytes = header
+        .split("\"weights_bytes\":")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let header = header.replacen(
+        &format!("\"weights_bytes\":{weights_bytes},"),
+        "\"weights_bytes\":900000000000,",
+        1,
+    );
+    let crafted = [
+        lines[0],
+        b"\n",
+        header.as_bytes(),
+        format!("\nfnv1a {:016x}\n", fnv1a(header.as_bytes())).as_bytes(),
+        lines[3],
+    ]
+    .concat();
+    std::fs::write(&path, &crafted).unwrap();
+    let text = checkpoint::load::<B>(&path, &expected, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("damaged file (holds") && text.contains("900000000000"),
+        "{text}"
+    );
+
+    let mut bytes = original;
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
@@ -324,4 +369,15 @@ fn checkpoint_from_before_the_concat_trick_gives_the_same_forward() {
         worst <= 1e-5 * scale,
         "largest difference {worst} against values up to {scale}"
     );
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The checkpoint's checksum (FNV-1a, 64 bit), written out from its definition.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -26,6 +26,17 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
     if steps == 0 {
         return Err(CommandError::bad_input("--lead must be at least one step"));
     }
+    let inputs = std::iter::once(a.checkpoint)
+        .chain(a.init.iter().map(PathBuf::as_path))
+        .chain(a.store);
+    for input in inputs {
+        if crate::same_file(a.out, input) {
+            return Err(CommandError::bad_input(format!(
+                "--out {} is an input of this forecast; choose another name",
+                a.out.display()
+            )));
+        }
+    }
     if a.out.is_dir() {
         return Err(CommandError::bad_input(format!(
             "--out {} is a directory",

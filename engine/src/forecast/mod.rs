@@ -37,13 +37,30 @@ pub trait ForecastOutput {
     fn finish(self: Box<Self>) -> Result<PathBuf, String>;
 }
 
-/// `--lead`: `240h`, `10d` or a number of model steps.
+/// The longest forecast vejr runs: beyond ~15 days a medium-range model's skill is gone, and
+/// a mistyped lead (1e9 days) would otherwise run for years.
+pub const MAX_LEAD_DAYS: i64 = 100;
+
+/// `--lead`: `240h`, `10d` or a number of model steps; at most [`MAX_LEAD_DAYS`].
 pub fn parse_lead(text: &str, step_seconds: i64) -> Result<usize, String> {
     let t = text.trim();
-    if let Ok(steps) = t.parse::<usize>() {
-        return Ok(steps);
+    let max_steps = MAX_LEAD_DAYS * 86_400 / step_seconds;
+    let too_long = || {
+        format!("--lead {t} is beyond the longest forecast vejr runs ({MAX_LEAD_DAYS} days, {max_steps} model steps)")
+    };
+    if let Ok(steps) = t.parse::<u64>() {
+        return if steps == 0 {
+            Err(format!("--lead {t}: at least one model step"))
+        } else if steps > max_steps as u64 {
+            Err(too_long())
+        } else {
+            Ok(steps as usize)
+        };
     }
     let d = vejr_ingest::store::config::parse_duration(t).map_err(|e| format!("--lead {t}: {e}"))?;
+    if d.num_seconds() > MAX_LEAD_DAYS * 86_400 {
+        return Err(too_long());
+    }
     if d.num_seconds() <= 0 || d.num_seconds() % step_seconds != 0 {
         return Err(format!(
             "--lead {t} is not a positive multiple of the model's {} h step",
@@ -171,6 +188,13 @@ pub fn run<B: GraphBackend>(
     };
     let bar = Progress::new("forecast", steps as u64, "steps");
     let started = Instant::now();
+    // Fault injection for the test that kills a forecast mid-write (a tiny model finishes the
+    // longest allowed lead in a second): with VEJR_TEST_FORECAST_STEP_DELAY_MS set, each
+    // step pauses after its write.
+    let test_step_delay = std::env::var("VEJR_TEST_FORECAST_STEP_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis);
     let mut failure: Option<String> = None;
     model.rollout(
         &tensors,
@@ -187,6 +211,9 @@ pub fn run<B: GraphBackend>(
             let values: Vec<f32> = next.clone().into_data().convert::<f32>().to_vec().unwrap_or_default();
             if let Err(e) = writer.write_step(reference + step * (k as i32 + 1), &values) {
                 failure = Some(e);
+            }
+            if let Some(delay) = test_step_delay {
+                std::thread::sleep(delay);
             }
             bar.inc(1);
         },

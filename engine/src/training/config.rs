@@ -190,6 +190,27 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
     if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
         return Err(format!("learning_rate must be positive, not {}", t.learning_rate));
     }
+    if !(t.final_learning_rate >= 0.0 && t.final_learning_rate.is_finite()) {
+        return Err(format!(
+            "final_learning_rate must be zero or positive, not {}",
+            t.final_learning_rate
+        ));
+    }
+    if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+        return Err(format!("weight_decay must be zero or positive, not {}", t.weight_decay));
+    }
+    for (name, beta) in [("beta_1", t.beta_1), ("beta_2", t.beta_2)] {
+        if !(0.0..1.0).contains(&beta) {
+            return Err(format!("{name} must lie in [0, 1), not {beta}"));
+        }
+    }
+    // 0 turns clipping off; a negative norm has no meaning.
+    if !(t.gradient_clip >= 0.0 && t.gradient_clip.is_finite()) {
+        return Err(format!(
+            "gradient_clip must be zero (off) or positive, not {}",
+            t.gradient_clip
+        ));
+    }
     if t.batch_size % ranks != 0 {
         return Err(format!(
             "batch_size {} does not divide among {ranks} ranks: each rank must take the same share",

@@ -167,7 +167,15 @@ pub fn train<B: GraphAutodiffBackend>(
             longitudes: Some(&store.grid.longitudes),
             time_step_seconds: Some(store.time_step.num_seconds()),
         };
-        let (loaded, _) = checkpoint::load::<B>(&path, &expected, device).map_err(|e| bad(e.to_string()))?;
+        let (loaded, saved_meta) = checkpoint::load::<B>(&path, &expected, device).map_err(|e| bad(e.to_string()))?;
+        let changed = changes_since(&saved_meta, config, &t, &store, grid.len(), &norm);
+        if !changed.is_empty() {
+            return Err(bad(format!(
+                "--resume from {}: the config no longer describes that run ({}); train anew with --overwrite or restore the config",
+                path.display(),
+                changed.join("; ")
+            )));
+        }
         let state = checkpoint::read_training_state(&path).map_err(|e| CommandError::failure(e.to_string()))?;
         let (saved, optimizer_bytes) =
             checkpoints::decode_state(&state).map_err(|e| CommandError::failure(format!("{}: {e}", path.display())))?;
@@ -205,6 +213,11 @@ pub fn train<B: GraphAutodiffBackend>(
         model = model.load_record(record);
     }
     let first_step = progress_state.step;
+    if end_step < first_step {
+        return Err(bad(format!(
+            "--stop-at-step {end_step} is below the step the run has reached ({first_step})"
+        )));
+    }
 
     let mut metrics = if dist.is_root() {
         Some(
@@ -403,4 +416,54 @@ fn save<B: GraphAutodiffBackend>(
         .map_err(|e| e.to_string())?;
     let state = checkpoints::encode_state(progress, &optimizer_bytes);
     checkpoint::save_with_training_state(path, model, metadata, &state).map_err(|e| e.to_string())
+}
+
+/// What differs between the run a checkpoint was written by and the one `config` describes:
+/// the model, the static fields, the store and its statistics, the data periods. Resuming
+/// across any of these would train one model and label it as another.
+fn changes_since(
+    saved: &CheckpointMetadata,
+    config: &RunConfig,
+    t: &config::TrainingSection,
+    store: &Store,
+    grid_points: usize,
+    norm: &Normalization,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    let now = serde_json::to_value(config.forecaster(grid_points)).unwrap_or_default();
+    let then = serde_json::to_value(&saved.model).unwrap_or_default();
+    if let (Some(now), Some(then)) = (now.as_object(), then.as_object()) {
+        for (key, value) in now {
+            let before = then.get(key).cloned().unwrap_or_default();
+            // Checkpoints from before grid_points was recorded say 0: "not recorded".
+            let unrecorded = key == "grid_points" && before == 0;
+            if &before != value && !unrecorded {
+                changed.push(format!("model {key} {before} → {value}"));
+            }
+        }
+    }
+    if saved.static_fields != config.data.static_fields {
+        changed.push(format!(
+            "data.static_fields {:?} → {:?}",
+            saved.static_fields, config.data.static_fields
+        ));
+    }
+    let current = serde_json::json!({
+        "store": store.path.display().to_string(),
+        "train_start": t.train_start, "train_end": t.train_end,
+        "validation_start": t.validation_start, "validation_end": t.validation_end,
+    });
+    for (key, value) in current.as_object().into_iter().flatten() {
+        let before = saved.training.get(key).cloned().unwrap_or_default();
+        if &before != value {
+            changed.push(format!("{key} {before} → {value}"));
+        }
+    }
+    if &saved.normalization != norm && changed.iter().all(|c| !c.starts_with("store ")) {
+        changed.push(format!(
+            "the statistics of store {} (rebuilt since?)",
+            store.path.display()
+        ));
+    }
+    changed
 }

@@ -38,6 +38,10 @@ pub struct StoreSection {
     pub grid: Option<TargetGrid>,
 }
 
+/// The most points a target grid may have: 0.025° global (about 1e8), a hundred times
+/// GraphCast's 0.25°; a mistyped resolution (0.0001°) would otherwise ask for terabytes.
+pub const MAX_GRID_POINTS: f64 = 1.1e8;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGrid {
@@ -63,6 +67,10 @@ pub struct VariableSelection {
     pub name: String,
     /// Levels to keep (hPa); every level the files have when absent.
     pub levels: Option<Vec<f64>>,
+    /// `[min, max]` in the store's units: values outside refuse the ingest. When absent, vejr's
+    /// own physical range for the variable and its units (`physical_range`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_range: Option<[f64; 2]>,
 }
 
 impl IngestConfig {
@@ -107,10 +115,32 @@ impl IngestConfig {
         if self.variables.is_empty() {
             return err("no [[variables]] selected".into());
         }
-        if let Some(g) = &self.store.grid
-            && !(g.resolution > 0.0 && g.resolution <= 90.0)
-        {
-            return err(format!("store.grid.resolution {} must be in (0, 90]", g.resolution));
+        for v in &self.variables {
+            if let Some([lo, hi]) = v.valid_range
+                && !(lo.is_finite() && hi.is_finite() && lo < hi)
+            {
+                return err(format!(
+                    "variable {}: valid_range [{lo}, {hi}] must be finite with min < max",
+                    v.name
+                ));
+            }
+        }
+        if let Some(g) = &self.store.grid {
+            if !(g.resolution > 0.0 && g.resolution <= 90.0) {
+                return err(format!("store.grid.resolution {} must be in (0, 90]", g.resolution));
+            }
+            let (north, west, south, east) = match g.area {
+                Some([n, w, s, e]) => (n, w, s, e),
+                None => (90.0, 0.0, -90.0, 360.0),
+            };
+            let span = |a: f64, b: f64| (b - a).abs() / g.resolution + 1.0;
+            let points = span(south, north) * span(west, if east < west { east + 360.0 } else { east });
+            if points > MAX_GRID_POINTS {
+                return err(format!(
+                    "store.grid.resolution {} gives {points:.3e} grid points, more than the {MAX_GRID_POINTS:.0e} vejr stores (0.25° global is 1.04e6)",
+                    g.resolution
+                ));
+            }
         }
         Ok(())
     }
@@ -159,14 +189,17 @@ pub fn parse_duration(text: &str) -> std::result::Result<TimeDelta, String> {
         .parse()
         .map_err(|_| format!("duration {text:?} must be a whole number with a unit (6h, 1d)"))?;
     match unit.trim() {
-        "d" | "day" | "days" => Ok(TimeDelta::days(n)),
-        "h" | "hour" | "hours" => Ok(TimeDelta::hours(n)),
-        "min" | "m" | "minutes" => Ok(TimeDelta::minutes(n)),
-        "s" | "seconds" => Ok(TimeDelta::seconds(n)),
-        other => Err(format!(
-            "unknown unit {other:?} in duration {text:?} (use d, h, min or s)"
-        )),
+        "d" | "day" | "days" => TimeDelta::try_days(n),
+        "h" | "hour" | "hours" => TimeDelta::try_hours(n),
+        "min" | "m" | "minutes" => TimeDelta::try_minutes(n),
+        "s" | "seconds" => TimeDelta::try_seconds(n),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in duration {text:?} (use d, h, min or s)"
+            ));
+        }
     }
+    .ok_or_else(|| format!("duration {text:?} is out of range"))
 }
 
 pub fn format_duration(step: TimeDelta) -> String {

@@ -126,9 +126,10 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
     };
     sync_tree(&tmp_path).map_err(|e| IngestError::io(&tmp_path, e))?;
     if out_path.exists() {
-        std::fs::remove_dir_all(&out_path).map_err(|e| IngestError::io(&out_path, e))?;
+        replace_dir(&tmp_path, &out_path)?;
+    } else {
+        std::fs::rename(&tmp_path, &out_path).map_err(|e| IngestError::io(&out_path, e))?;
     }
-    std::fs::rename(&tmp_path, &out_path).map_err(|e| IngestError::io(&out_path, e))?;
     if let Some(parent) = out_path.parent() {
         let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
     }
@@ -146,6 +147,36 @@ enum Written {
     Complete(u64),
     /// (time index, column) of fields with no valid point.
     EmptyFields(Vec<(usize, usize)>),
+}
+
+/// Puts the complete store `new` in place of the store `old` so that at every moment one of
+/// them is under `old`'s name: one atomic exchange of the two directories (Linux
+/// `renameat2(RENAME_EXCHANGE)`), then the old one, now under `new`'s name, is removed. Where
+/// the filesystem cannot exchange, the old store is moved aside first and removed last.
+fn replace_dir(new: &Path, old: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|e| IngestError::io(p, e));
+    let (new_c, old_c) = (c(new)?, c(old)?);
+    // SAFETY: two NUL-terminated paths, relative to the working directory.
+    let exchanged = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            new_c.as_ptr(),
+            libc::AT_FDCWD,
+            old_c.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    } == 0;
+    if exchanged {
+        return std::fs::remove_dir_all(new).map_err(|e| IngestError::io(new, e));
+    }
+    let mut aside = old.as_os_str().to_os_string();
+    aside.push(".replaced");
+    let aside = PathBuf::from(aside);
+    let _ = std::fs::remove_dir_all(&aside);
+    std::fs::rename(old, &aside).map_err(|e| IngestError::io(old, e))?;
+    std::fs::rename(new, old).map_err(|e| IngestError::io(old, e))?;
+    std::fs::remove_dir_all(&aside).map_err(|e| IngestError::io(&aside, e))
 }
 
 pub fn partial_path(path: &Path) -> PathBuf {
@@ -219,13 +250,28 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         nan_counts: Vec::new(),
         empty_fields: Vec::new(),
     };
+    // Each column's physical range: the config's, else vejr's for its variable and units.
+    let ranges: Vec<Option<std::ops::RangeInclusive<f64>>> = columns
+        .iter()
+        .map(|c| {
+            let configured = config
+                .variables
+                .iter()
+                .find(|v| v.name == c.variable)
+                .and_then(|v| v.valid_range);
+            match configured {
+                Some([lo, hi]) => Some(lo..=hi),
+                None => crate::physical_range::default_range(c),
+            }
+        })
+        .collect();
     let acc = times
         .par_iter()
         .enumerate()
         .map(|(ti, time)| -> Result<Acc> {
             let mut chunk: Vec<f32> = Vec::with_capacity((nc * ne * np) as usize);
             let mut cache: BTreeMap<(usize, usize), Vec<f32>> = BTreeMap::new();
-            for p in providers {
+            for (c, p) in providers.iter().enumerate() {
                 let (s, v, l) = p[time];
                 let src = &sources[s];
                 let src_time = src
@@ -243,6 +289,18 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
                 for m in 0..members.len() {
                     let start = (l * members.len() + m) * src_points;
                     let field = &slab[start..start + src_points];
+                    if let Some(problem) = crate::physical_range::check_field(field, ranges[c].as_ref()) {
+                        let header = src.header();
+                        return Err(IngestError::variable(
+                            &header.path,
+                            &columns[c].name,
+                            format!(
+                                "at {}: {problem} ({})",
+                                time.format("%Y-%m-%dT%H:%MZ"),
+                                columns[c].units.as_deref().unwrap_or("no units")
+                            ),
+                        ));
+                    }
                     match &regridders[s] {
                         Some(r) => r.apply(field, &mut chunk),
                         None => chunk.extend_from_slice(field),

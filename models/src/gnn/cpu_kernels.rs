@@ -265,10 +265,9 @@ fn exp_f32(x: f32) -> f32 {
     let t = x * std::f32::consts::LOG2_E + SHIFTER;
     let n = t - SHIFTER;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
+    let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5; // Cephes' 5.0000001201e-1, which is 0.5 in f32
     let e_r = p * r * r + r + 1.0;
     // n + 127 in the exponent field; wrapping arithmetic because the overflow checks of a
     // debug build would keep the loop from vectorising (n + 127 lies in 1..=254 here).

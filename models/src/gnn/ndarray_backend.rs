@@ -36,7 +36,8 @@ fn writable<T: Clone>(a: SharedArray<T>) -> SharedArray<T> {
 
 /// The values of a [`writable`] array.
 fn values_mut<T: Clone>(a: &mut SharedArray<T>) -> &mut [T] {
-    a.as_slice_mut().expect("a writable array is unique and in standard layout")
+    a.as_slice_mut()
+        .expect("a writable array is unique and in standard layout")
 }
 
 impl<E, I, Q> GraphBackend for burn::backend::NdArray<E, I, Q>

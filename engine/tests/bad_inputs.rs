@@ -1,0 +1,265 @@
+//! Bad input, built by the tests from the real files in `../shared/data`: cut-short files, inf
+//! and out-of-range values, impossible configs, a reader that stops reading. Every case: exit
+//! code 2, one `vejr: error:` line naming what and where, nothing written, no panic.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{stderr, train_config, vejr};
+use vejr_ingest::test_data::shared_file;
+
+/// Exit code 2, exactly one error line containing every `expected` piece, no panic, no stdout.
+fn assert_refused(out: &Output, expected: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("vejr: error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for piece in expected {
+        assert!(errors[0].contains(piece), "{piece:?} not in {err}");
+    }
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn ingest_config(dir: &Path, file: &Path, variable: &str, extra: &str) -> PathBuf {
+    let config = dir.join("ingest.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = 'out.zarr'\ntime_step = '1h'\n[[sources]]\nfiles = ['{}']\n[[variables]]\nname = '{variable}'\n{extra}",
+            file.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Nothing under the store's final name or its temporary one.
+fn assert_no_store(dir: &Path) {
+    for name in ["out.zarr", "out.zarr.partial"] {
+        assert!(!dir.join(name).exists(), "{name} was left behind");
+    }
+}
+
+#[test]
+fn netcdf3_cut_short_at_any_offset_is_refused_naming_file_and_variable() {
+    let original = shared_file("netcdf/era5-t2m-2019-03-uk-legacy.nc");
+    let bytes = std::fs::read(&original).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The half, the last byte, inside the last time step, and inside the coordinates.
+    for cut in [bytes.len() / 2, bytes.len() - 1, bytes.len() - 3000, 1500] {
+        let path = dir.path().join(format!("cut-{cut}.nc"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let variable = if cut > 10_000 { "variable t2m" } else { "variable " };
+        assert_refused(
+            &vejr(&["inspect", path.to_str().unwrap()]),
+            &[&name, "truncated", variable],
+        );
+        let config = ingest_config(dir.path(), &path, "t2m", "");
+        assert_refused(
+            &vejr(&["ingest", "--config", config.to_str().unwrap()]),
+            &[&name, "truncated", variable],
+        );
+        assert_no_store(dir.path());
+    }
+    // The complete file still reads: the check is not refusing everything.
+    let out = vejr(&["inspect", original.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Four hours of the real UK 2 m temperature (CDS legacy NetCDF, unpacked) written as a plain
+/// float NetCDF with the given units, after `spoil` has had its way with the values.
+fn uk_temperature(path: &Path, units: &str, spoil: impl Fn(&mut [f32])) {
+    let source = netcdf::open(shared_file("netcdf/era5-t2m-2019-03-uk-legacy.nc")).unwrap();
+    let read = |name: &str| -> Vec<f64> { source.variable(name).unwrap().get_values::<f64, _>(..).unwrap() };
+    let (latitudes, longitudes, times) = (read("latitude"), read("longitude"), read("time"));
+    let t2m = source.variable("t2m").unwrap();
+    let attr = |name: &str| match t2m.attribute_value(name).unwrap().unwrap() {
+        netcdf::AttributeValue::Double(v) => v,
+        other => panic!("{name}: {other:?}"),
+    };
+    let (scale, offset) = (attr("scale_factor"), attr("add_offset"));
+    let (ny, nx) = (latitudes.len(), longitudes.len());
+    let packed: Vec<i16> = t2m.get_values::<i16, _>((0..4, .., ..)).unwrap();
+    let mut values: Vec<f32> = packed.iter().map(|&p| (p as f64 * scale + offset) as f32).collect();
+    spoil(&mut values);
+
+    let mut file = netcdf::create(path).unwrap();
+    file.add_dimension("time", 4).unwrap();
+    file.add_dimension("latitude", ny).unwrap();
+    file.add_dimension("longitude", nx).unwrap();
+    let mut put = |name: &str, units: &str, values: &[f64]| {
+        let mut v = file.add_variable::<f64>(name, &[name]).unwrap();
+        v.put_attribute("units", units).unwrap();
+        v.put_values(values, ..).unwrap();
+    };
+    put("latitude", "degrees_north", &latitudes);
+    put("longitude", "degrees_east", &longitudes);
+    let time_units = source
+        .variable("time")
+        .unwrap()
+        .attribute_value("units")
+        .unwrap()
+        .unwrap();
+    let netcdf::AttributeValue::Str(time_units) = time_units else {
+        panic!("time units")
+    };
+    put("time", &time_units, &times[..4]);
+    let mut v = file
+        .add_variable::<f32>("t2m", &["time", "latitude", "longitude"])
+        .unwrap();
+    v.put_attribute("units", units).unwrap();
+    v.put_values(&values, ..).unwrap();
+}
+
+#[test]
+fn infinite_and_unphysical_values_are_refused_at_ingest_naming_file_variable_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    type Spoil = fn(&mut [f32]);
+    let cases: [(&str, &str, Spoil, &[&str]); 3] = [
+        // A damaged scale factor decodes to inf.
+        (
+            "inf.nc",
+            "K",
+            |v| v[2 * 1617 + 100] = f32::INFINITY,
+            &["inf.nc", "t2m", "2019-03-01T02:00Z", "1 infinite value(s)"],
+        ),
+        // An undeclared fill value.
+        (
+            "fill.nc",
+            "K",
+            |v| v[5] = 1e30,
+            &[
+                "fill.nc",
+                "t2m",
+                "2019-03-01T00:00Z",
+                "outside the physical range 150..350",
+            ],
+        ),
+        // Celsius labelled as kelvin.
+        (
+            "celsius.nc",
+            "K",
+            |v| v.iter_mut().for_each(|x| *x -= 273.15),
+            &["celsius.nc", "1617 value(s) of 1617"],
+        ),
+    ];
+    for (name, units, spoil, expected) in cases {
+        let path = dir.path().join(name);
+        uk_temperature(&path, units, spoil);
+        let config = ingest_config(dir.path(), &path, "t2m", "");
+        assert_refused(&vejr(&["ingest", "--config", config.to_str().unwrap()]), expected);
+        assert_no_store(dir.path());
+    }
+    // The same file unspoiled ingests, and a configured range is honoured.
+    let path = dir.path().join("good.nc");
+    uk_temperature(&path, "K", |_| {});
+    let config = ingest_config(dir.path(), &path, "t2m", "");
+    let out = vejr(&["ingest", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store_before = std::fs::read(dir.path().join("out.zarr/zarr.json")).unwrap();
+    let config = ingest_config(dir.path(), &path, "t2m", "valid_range = [285.0, 350.0]\n");
+    assert_refused(
+        &vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]),
+        &["good.nc", "outside the physical range 285..350"],
+    );
+    // A refused --overwrite leaves the old store as it was.
+    assert_eq!(
+        std::fs::read(dir.path().join("out.zarr/zarr.json")).unwrap(),
+        store_before
+    );
+    assert!(!dir.path().join("out.zarr.partial").exists());
+    // An accepted one replaces it (atomically: the old and the new directory are exchanged).
+    let config = ingest_config(dir.path(), &path, "t2m", "valid_range = [250.0, 350.0]\n");
+    let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.path().join("out.zarr/zarr.json").exists() && !dir.path().join("out.zarr.partial").exists());
+}
+
+#[test]
+fn impossible_configs_are_refused_before_any_compute_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = |m: &str| ("model", m.to_string());
+    let training = |k: &str, v: &str| ("training", format!("{k} = {v}"));
+    let cases = [
+        (model("latent = 0"), "latent = 0 must lie in 1..=4096"),
+        (
+            model("mesh_level = 40"),
+            "mesh_level = 40 is beyond the finest mesh vejr builds (8",
+        ),
+        (model("mesh_level = 12"), "mesh_level = 12 is beyond"),
+        (model("processor_layers = 0"), "processor_layers = 0 must lie in 1..="),
+        (
+            training("weight_decay", "-0.1"),
+            "weight_decay must be zero or positive, not -0.1",
+        ),
+        (training("beta_1", "1.0"), "beta_1 must lie in [0, 1), not 1"),
+        (training("beta_2", "-0.5"), "beta_2 must lie in [0, 1), not -0.5"),
+        (
+            training("gradient_clip", "-1.0"),
+            "gradient_clip must be zero (off) or positive, not -1",
+        ),
+    ];
+    for ((section, line), expected) in cases {
+        let case = tempfile::tempdir_in(dir.path()).unwrap();
+        let config = train_config(case.path(), &[]);
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = match section {
+            "model" => {
+                let key = line.split(" = ").next().unwrap();
+                let old = text.lines().find(|l| l.starts_with(&format!("{key} = "))).unwrap();
+                text.replacen(old, &line, 1)
+            }
+            _ => text.replacen("[training]\n", &format!("[training]\n{line}\n"), 1),
+        };
+        std::fs::write(&config, text).unwrap();
+        let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+        assert_refused(&out, &[expected]);
+        assert!(!case.path().join("run").exists(), "{expected}: run directory created");
+    }
+
+    let grid = shared_file("grib/era5-2mt-2019-03-uk.grib");
+    let config = ingest_config(dir.path(), &grid, "2t", "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("[[sources]]", "[store.grid]\nresolution = 0.0001\n[[sources]]", 1),
+    )
+    .unwrap();
+    assert_refused(
+        &vejr(&["ingest", "--config", config.to_str().unwrap()]),
+        &["resolution 0.0001 gives", "grid points, more than the"],
+    );
+    assert_no_store(dir.path());
+}
+
+#[test]
+fn a_reader_that_stops_reading_ends_vejr_quietly() {
+    let file = shared_file("grib/era5-2mt-2019-03-uk.grib");
+    let f = file.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vejr"))
+        .args(["inspect", f, f, f, f, f, f, f, f])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone (as `| head -1` leaves it); vejr's next write meets a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(!first.is_empty());
+    let err = stderr(&out);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.success() || out.status.signal() == Some(13),
+        "ended by {:?}: {err}",
+        out.status
+    );
+}
