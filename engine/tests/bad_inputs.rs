@@ -71,6 +71,29 @@ fn netcdf3_cut_short_at_any_offset_is_refused_naming_file_and_variable() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+#[test]
+fn grib_cut_inside_a_message_is_refused_naming_the_message() {
+    let original = shared_file("grib/era5-2mt-2019-03-uk.grib");
+    let bytes = std::fs::read(&original).unwrap();
+    // 744 messages of 3,360 bytes with their padding: cut the last one by 50 bytes and by half,
+    // and one mid-file. (A cut of a few bytes removes padding only and loses nothing.)
+    let message = 3360;
+    let dir = tempfile::tempdir().unwrap();
+    for (cut, number) in [
+        (bytes.len() - 50, "message 744"),
+        (bytes.len() - message / 2, "message 744"),
+        (371 * message + 1000, "message 372"),
+    ] {
+        let path = dir.path().join(format!("cut-{cut}.grib"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        assert_refused(
+            &vejr(&["inspect", path.to_str().unwrap()]),
+            &[&name, number, "truncated"],
+        );
+    }
+}
+
 /// Four hours of the real UK 2 m temperature (CDS legacy NetCDF, unpacked) written as a plain
 /// float NetCDF with the given units, after `spoil` has had its way with the values.
 fn uk_temperature(path: &Path, units: &str, spoil: impl Fn(&mut [f32])) {

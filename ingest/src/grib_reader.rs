@@ -89,10 +89,25 @@ impl GribSource {
             let msg = match handle.next() {
                 Ok(Some(msg)) => msg,
                 Ok(None) => break,
+                Err(e) if e.to_string().contains("End of resource") => {
+                    return Err(grib_error(
+                        number,
+                        "truncated: the file ends inside this message (cut short in a copy or download?)".into(),
+                    ));
+                }
                 Err(e) => return Err(grib_error(number, format!("unreadable message: {e}"))),
             };
             let offset: i64 = key(msg, "offset").map_err(|e| grib_error(number, e.to_string()))?;
             let length: i64 = key(msg, "totalLength").map_err(|e| grib_error(number, e.to_string()))?;
+            // ecCodes hands out a last message that the file's end cuts short, padded.
+            if offset as u64 + length as u64 > file_len {
+                return Err(grib_error(
+                    number,
+                    format!(
+                        "truncated: the message declares {length} bytes from offset {offset}, the file ends after {file_len}"
+                    ),
+                ));
+            }
             let k = read_keys(msg).map_err(|m| grib_error(number, m))?;
             if grid.is_none() {
                 let (g, l) = read_grid(msg, path, number)?;

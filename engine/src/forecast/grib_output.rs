@@ -74,16 +74,8 @@ fn regular_layout(grid: &OutputGrid) -> Result<Layout, String> {
     if dlat <= 0.0 || !lat.windows(2).all(|w| close(w[0] - w[1], dlat)) {
         return Err(not_regular());
     }
-    let n = lon.len();
-    let steps: Vec<f64> = (0..n).map(|i| (lon[(i + 1) % n] - lon[i]).rem_euclid(360.0)).collect();
-    let dlon = steps.iter().copied().fold(f64::INFINITY, f64::min);
-    let gaps: Vec<usize> = (0..n).filter(|&i| !close(steps[i], dlon)).collect();
-    let start = match gaps.as_slice() {
-        [] => 0,            // global: every step equal, the wrap included
-        [g] => (g + 1) % n, // regional: the one gap is outside the domain
-        _ => return Err(not_regular()),
-    };
-    let columns: Vec<usize> = (start..n).chain(0..start).collect();
+    let order = super::longitude_order::west_to_east(lon).ok_or_else(not_regular)?;
+    let (columns, dlon, n) = (order.columns, order.increment, lon.len());
     Ok(Layout {
         first: (lat[0], lon[columns[0]]),
         last: (lat[lat.len() - 1], lon[columns[n - 1]]),

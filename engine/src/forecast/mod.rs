@@ -3,6 +3,7 @@
 
 pub mod grib_output;
 pub mod initial_condition;
+pub mod longitude_order;
 pub mod netcdf_output;
 
 use std::path::{Path, PathBuf};

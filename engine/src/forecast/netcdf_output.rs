@@ -4,7 +4,9 @@
 //!
 //! Layout: `time` (valid time, unlimited) with `forecast_period` (lead time) and the scalar
 //! `forecast_reference_time`; `pressure_level` when any variable has levels; `latitude`
-//! (north to south, as the model's grid) and `longitude`. One chunk per time step, deflated.
+//! (north to south, as the model's grid) and `longitude`, increasing west to east across the
+//! domain (a domain across Greenwich runs −10°…2°, see `longitude_order`). One chunk per time
+//! step, deflated.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,8 @@ pub struct ForecastWriter {
     /// Per output variable: its NetCDF name and, per level, the state channel (None: not predicted).
     variables: Vec<(String, Vec<Option<usize>>)>,
     points: (usize, usize),
+    /// File column `j` holds the model's column `columns[j]`.
+    columns: Vec<usize>,
     reference_time: DateTime<Utc>,
     written: usize,
 }
@@ -123,9 +127,14 @@ impl ForecastWriter {
             v.put_attribute("axis", "Z").map_err(e)?;
             v.put_values(&levels, ..).map_err(e)?;
         }
+        // Longitudes that are not evenly spaced are written as the model has them.
+        let (file_columns, longitudes) = match super::longitude_order::west_to_east(grid.longitudes) {
+            Some(order) => (order.columns, order.longitudes),
+            None => ((0..nx).collect(), grid.longitudes.to_vec()),
+        };
         for (name, values, units, standard, axis) in [
             ("latitude", grid.latitudes, "degrees_north", "latitude", "Y"),
-            ("longitude", grid.longitudes, "degrees_east", "longitude", "X"),
+            ("longitude", longitudes.as_slice(), "degrees_east", "longitude", "X"),
         ] {
             let mut v = file.add_variable::<f64>(name, &[name]).map_err(e)?;
             v.put_attribute("standard_name", standard).map_err(e)?;
@@ -198,6 +207,7 @@ impl ForecastWriter {
             path: path.to_owned(),
             variables,
             points: (ny, nx),
+            columns: file_columns,
             reference_time,
             written: 0,
         })
@@ -221,13 +231,16 @@ impl super::ForecastOutput for ForecastWriter {
             .ok_or("no forecast_period variable")?
             .put_value(hours, [k])
             .map_err(e)?;
-        let n = self.points.0 * self.points.1;
+        let (ny, nx) = self.points;
+        let n = ny * nx;
         for (name, levels) in &self.variables {
             let mut values = vec![f32::NAN; levels.len() * n];
             for (l, channel) in levels.iter().enumerate() {
                 if let Some(c) = channel {
-                    for p in 0..n {
-                        values[l * n + p] = state[p * channels + c];
+                    for r in 0..ny {
+                        for (j, &column) in self.columns.iter().enumerate() {
+                            values[l * n + r * nx + j] = state[(r * nx + column) * channels + c];
+                        }
                     }
                 }
             }

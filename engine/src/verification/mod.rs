@@ -18,7 +18,10 @@ pub struct ForecastFile {
     pub reference_time: DateTime<Utc>,
     pub lead_hours: Vec<f64>,
     pub latitudes: Vec<f64>,
+    /// In the store's order ([0°, 360°) ascending), as [`Self::field`] returns the values.
     pub longitudes: Vec<f64>,
+    /// Store column `i` is the file's column `store_columns[i]`.
+    store_columns: Vec<usize>,
     /// (store column name, variable, level index or None).
     pub columns: Vec<(String, String, Option<usize>)>,
     file: netcdf::File,
@@ -80,12 +83,15 @@ impl ForecastFile {
                 _ => {}
             }
         }
+        // Files run west to east across the domain; scores compare in the store's order.
+        let (store_columns, longitudes) = crate::forecast::longitude_order::to_store_order(&get("longitude")?);
         Ok(Self {
             path: path.to_owned(),
             reference_time,
             lead_hours: get("forecast_period")?,
             latitudes: get("latitude")?,
-            longitudes: get("longitude")?,
+            longitudes,
+            store_columns,
             columns,
             file,
         })
@@ -95,11 +101,16 @@ impl ForecastFile {
     pub fn field(&self, c: usize, k: usize) -> Result<Vec<f32>, String> {
         let (_, variable, level) = &self.columns[c];
         let v = self.file.variable(variable).ok_or("variable vanished")?;
-        match level {
+        let in_file = match level {
             None => v.get_values::<f32, _>((k, .., ..)),
             Some(l) => v.get_values::<f32, _>((k, *l, .., ..)),
         }
-        .map_err(|e| nc(&self.path, e))
+        .map_err(|e| nc(&self.path, e))?;
+        let nx = self.store_columns.len();
+        Ok(in_file
+            .chunks(nx.max(1))
+            .flat_map(|row| self.store_columns.iter().map(move |&j| row[j]))
+            .collect())
     }
 }
 
