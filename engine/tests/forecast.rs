@@ -262,6 +262,22 @@ fn forecast_from_grib_analyses_and_refusal_of_missing_values() {
         "{err}"
     );
     assert!(!refused.exists() && !dir.path().join("refused.nc.partial").exists());
+
+    // A temperature no atmosphere has (a damaged scale factor, °C labelled K) is refused too.
+    analyses_as_grib(&spoilt, ["2019-03-27T06:00:00Z", "2019-03-27T12:00:00Z"], |k, field| {
+        if k == 0 {
+            field[7] = 1000.0;
+        }
+    });
+    let out = forecast_from_files(&spoilt, "12h", &refused);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        // (1000 K comes back from GRIB's packing as 1000.007.)
+        err.contains("2t at 2019-03-27T06:00Z has 1 value(s) of 425 outside the physical range 150..350 (e.g. 1000.0"),
+        "{err}"
+    );
+    assert!(!refused.exists() && !dir.path().join("refused.nc.partial").exists());
 }
 
 #[test]

@@ -51,22 +51,33 @@ fn interleave(fields: &[Vec<f32>]) -> Vec<f32> {
     out
 }
 
-fn nan_problems(names: &[String], fields: &[Vec<f32>], allowed: Option<&[bool]>, when: DateTime<Utc>) -> Vec<String> {
-    names
+/// Missing or non-finite values (outside the land–sea or domain mask `allowed`), then values
+/// outside each variable's physical range (`vejr_ingest::physical_range`): one line each.
+fn nan_problems(
+    meta: &CheckpointMetadata,
+    fields: &[Vec<f32>],
+    allowed: Option<&[bool]>,
+    when: DateTime<Utc>,
+) -> Vec<String> {
+    let columns = super::columns_of(meta);
+    meta.columns
         .iter()
         .zip(fields)
-        .filter_map(|(name, f)| {
+        .enumerate()
+        .filter_map(|(c, (name, f))| {
+            let at = when.format("%Y-%m-%dT%H:%MZ");
             let bad = f
                 .iter()
                 .enumerate()
                 .filter(|(p, v)| !v.is_finite() && allowed.is_none_or(|m| m[*p]))
                 .count();
-            (bad > 0).then(|| {
-                format!(
-                    "{name} at {} has {bad} missing or non-finite values",
-                    when.format("%Y-%m-%dT%H:%MZ")
-                )
-            })
+            if bad > 0 {
+                return Some(format!("{name} at {at} has {bad} missing or non-finite values"));
+            }
+            let range = columns.get(c).and_then(vejr_ingest::physical_range::default_range);
+            let units = columns.get(c).and_then(|c| c.units.clone()).unwrap_or_default();
+            vejr_ingest::physical_range::check_field(f, range.as_ref())
+                .map(|problem| format!("{name} at {at} has {problem} ({units})"))
         })
         .collect()
 }
@@ -123,8 +134,8 @@ pub fn from_store(path: &Path, date: DateTime<Utc>, meta: &CheckpointMetadata) -
     let current = read(t, &columns)?;
     // Points outside the store's mask (missing in every field) stay missing in the forecast.
     let allowed: Vec<bool> = store.mask.clone();
-    let mut problems = nan_problems(&meta.columns, &previous, Some(&allowed), date - step);
-    problems.extend(nan_problems(&meta.columns, &current, Some(&allowed), date));
+    let mut problems = nan_problems(meta, &previous, Some(&allowed), date - step);
+    problems.extend(nan_problems(meta, &current, Some(&allowed), date));
     if !problems.is_empty() {
         return Err(format!(
             "initial condition from {}: {}",
@@ -231,8 +242,8 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
             .collect()
     };
     let (previous, current) = (read(0)?, read(1)?);
-    let mut problems = nan_problems(&meta.columns, &previous, None, date - step);
-    problems.extend(nan_problems(&meta.columns, &current, None, date));
+    let mut problems = nan_problems(meta, &previous, None, date - step);
+    problems.extend(nan_problems(meta, &current, None, date));
     if !problems.is_empty() {
         return Err(format!(
             "initial condition from {}: {}",
