@@ -286,3 +286,63 @@ fn a_reader_that_stops_reading_ends_vejr_quietly() {
         out.status
     );
 }
+
+#[test]
+fn an_empty_file_and_a_missing_store_are_bad_input_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.nc");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = dir.path().join("missing.zarr");
+    let (e, m) = (empty.to_str().unwrap(), missing.to_str().unwrap());
+    let out_dir = dir.path().join("scores");
+    let config = ingest_config(dir.path(), &empty, "t2m", "");
+    let run = tempfile::tempdir_in(dir.path()).unwrap();
+    let train = train_config(run.path(), &[]);
+    let text = std::fs::read_to_string(&train).unwrap();
+    let store_line = text.lines().find(|l| l.starts_with("store = ")).unwrap();
+    std::fs::write(&train, text.replacen(store_line, &format!("store = '{m}'"), 1)).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["inspect", e], "empty.nc: file is empty"),
+        (
+            vec!["ingest", "--config", config.to_str().unwrap()],
+            "empty.nc: file is empty",
+        ),
+        (
+            vec![
+                "evaluate",
+                "--forecast",
+                e,
+                "--truth",
+                m,
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            "empty.nc",
+        ),
+        (
+            vec!["train", "--config", train.to_str().unwrap()],
+            "missing.zarr: not a vejr/zarr store",
+        ),
+        (
+            vec![
+                "forecast",
+                "--checkpoint",
+                e,
+                "--store",
+                m,
+                "--date",
+                "2019-03-25T00:00:00Z",
+                "--lead",
+                "6h",
+                "--out",
+                "f.nc",
+            ],
+            "not a vejr checkpoint",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_refused(&vejr(&args), &[expected]);
+    }
+    assert_no_store(dir.path());
+    assert!(!out_dir.join("scores.csv").exists());
+}

@@ -51,6 +51,13 @@ pub enum IngestError {
 
     #[error("store {path}: {message}")]
     Store { path: PathBuf, message: String },
+
+    /// A store that is not one, or not whole: bad input, like a bad file.
+    #[error("store {path}: {message}")]
+    BadStore { path: PathBuf, message: String },
+
+    #[error("{path}: file is empty")]
+    Empty { path: PathBuf },
 }
 
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;

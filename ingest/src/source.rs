@@ -52,7 +52,7 @@ pub fn detect(path: &Path) -> Result<FileKind> {
     } else if magic.starts_with(b"GRIB") {
         Ok(FileKind::Grib)
     } else if n == 0 {
-        Err(IngestError::io(path, "file is empty"))
+        Err(IngestError::Empty { path: path.to_owned() })
     } else {
         Err(IngestError::UnknownFormat {
             path: path.to_owned(),

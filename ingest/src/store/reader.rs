@@ -38,7 +38,11 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
-        let err = |m: String| IngestError::store(path, m);
+        // Whatever is wrong with a store at opening is wrong with the input (exit code 2).
+        let err = |message: String| IngestError::BadStore {
+            path: path.to_owned(),
+            message,
+        };
         if !path.join("zarr.json").is_file() {
             let partial = super::writer::partial_path(path);
             let hint = if partial.exists() {
