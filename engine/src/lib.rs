@@ -71,3 +71,65 @@ pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
         _ => false,
     }
 }
+
+/// The one line for a failed write of `path`: HDF5 and others report a full disk as a generic
+/// error ("NetCDF: HDF error"), so the free space of the file's filesystem is looked at and
+/// named when it has run out.
+pub fn write_failure(path: &std::path::Path, err: impl std::fmt::Display) -> String {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let full = free_bytes(dir).is_some_and(|free| free < 1 << 20);
+    if full {
+        format!("{}: no space left on device ({err})", path.display())
+    } else {
+        format!("{}: {err}", path.display())
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: a NUL-terminated path and a buffer statvfs fills on success.
+    if unsafe { libc::statvfs(c.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the buffer.
+    let stat = unsafe { stat.assume_init() };
+    Some(stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// Writes `path` as `write` fills it under a temporary name (`NAME.partial.EXT`, so that
+/// writers that go by the extension still know the format), fsyncs it and renames it into
+/// place; on any error the temporary file is removed and nothing is left under either name.
+pub fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> Result<(), String>,
+) -> Result<(), String> {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = path.with_extension(format!("partial.{extension}"));
+    let result = write(&partial)
+        .and_then(|()| {
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| write_failure(&partial, e))
+        })
+        .and_then(|()| std::fs::rename(&partial, path).map_err(|e| write_failure(path, e)));
+    if let Err(message) = result {
+        let _ = std::fs::remove_file(&partial);
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let full = free_bytes(dir.unwrap_or(std::path::Path::new("."))).is_some_and(|f| f < 1 << 20);
+        return Err(if full && !message.contains("no space left") {
+            format!("{}: no space left on device ({message})", path.display())
+        } else {
+            message
+        });
+    }
+    Ok(())
+}

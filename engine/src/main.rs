@@ -170,7 +170,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vejr: error: {}", e.message.replace('\n', " "));
-            ExitCode::from(e.code as u8)
+            // After a failed write HDF5 may still hold the file in a state its exit handler
+            // crashes on (a full disk ended in SIGSEGV after the message): vejr's own files are
+            // cleaned up by now, so leave without running the C libraries' exit handlers.
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+            // SAFETY: ends the process; nothing of Rust's is left to run.
+            unsafe { libc::_exit(e.code) }
         }
     }
 }

@@ -448,3 +448,69 @@ fn model_beats_persistence_on_unseen_days() {
     }
     assert!(scores.join("map_2t_006h.png").is_file() && scores.join("rmse_2t.png").is_file());
 }
+
+/// `vejr ARGS` with every file it writes limited to `bytes` (RLIMIT_FSIZE, SIGXFSZ ignored so
+/// the write fails with EFBIG instead of killing the process): a disk that fills up, without
+/// privileges to mount a small one.
+fn vejr_with_file_limit(args: &[&str], bytes: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vejr"));
+    command.args(args);
+    // SAFETY: async-signal-safe calls only, between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.output().expect("vejr runs")
+}
+
+#[test]
+fn a_write_that_fails_half_way_leaves_no_file_one_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let nc = dir.path().join("f.nc");
+    let out = vejr_with_file_limit(&forecast_args("2019-03-25T00:00:00Z", "5d", &nc), 16 * 1024);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("vejr: error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("f.nc"), "{err}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "files left behind"
+    );
+
+    // The same forecast without the limit, then scored with charts too big for the limit.
+    let out = forecast("2019-03-25T00:00:00Z", "5d", &nc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scores = dir.path().join("scores");
+    let args = [
+        "evaluate",
+        "--forecast",
+        nc.to_str().unwrap(),
+        "--truth",
+        uk_store().to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ];
+    let out = vejr_with_file_limit(&args, 16 * 1024);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(".png"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&scores)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().all(|name| name == "scores.csv"),
+        "a chart or a temporary file was left: {left:?}"
+    );
+}

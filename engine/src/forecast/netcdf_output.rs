@@ -218,7 +218,7 @@ impl super::ForecastOutput for ForecastWriter {
     /// Appends the state `[gridpoint][channel]` valid at `valid_time`.
     fn write_step(&mut self, valid_time: DateTime<Utc>, state: &[f32]) -> Result<(), String> {
         let partial = self.partial.clone();
-        let e = |err: netcdf::Error| nc(&partial, err);
+        let e = |err: netcdf::Error| crate::write_failure(&partial, err);
         let file = self.file.as_mut().ok_or("forecast file already closed")?;
         let k = self.written;
         let hours = (valid_time - self.reference_time).num_seconds() as f64 / 3600.0;
@@ -257,13 +257,20 @@ impl super::ForecastOutput for ForecastWriter {
 
     /// Closes, syncs and renames the file to its final name.
     fn finish(mut self: Box<Self>) -> Result<PathBuf, String> {
-        if let Some(file) = self.file.take() {
-            file.close().map_err(|e| nc(&self.partial, e))?;
+        let file = self.file.take();
+        let published = (|| {
+            if let Some(file) = file {
+                file.close().map_err(|e| crate::write_failure(&self.partial, e))?;
+            }
+            std::fs::File::open(&self.partial)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| crate::write_failure(&self.partial, e))?;
+            std::fs::rename(&self.partial, &self.path).map_err(|e| crate::write_failure(&self.path, e))
+        })();
+        if let Err(e) = published {
+            let _ = std::fs::remove_file(&self.partial);
+            return Err(e);
         }
-        std::fs::File::open(&self.partial)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| nc(&self.partial, e))?;
-        std::fs::rename(&self.partial, &self.path).map_err(|e| nc(&self.path, e))?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }

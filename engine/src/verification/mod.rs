@@ -225,10 +225,9 @@ pub fn write_csv(table: &ScoreTable, path: &Path) -> Result<(), String> {
             a.cases
         ));
     }
-    let tmp = path.with_extension("csv.partial");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| nc(path, e))
+    crate::write_atomically(path, |partial| {
+        std::fs::write(partial, &text).map_err(|e| crate::write_failure(partial, e))
+    })
 }
 
 /// The table a person reads: per variable and lead, RMSE and ACC of the model and baselines.

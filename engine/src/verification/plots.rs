@@ -13,6 +13,10 @@ fn err(path: &Path, e: impl std::fmt::Display) -> String {
 
 /// RMSE (or ACC) of every system against lead time for one column.
 pub fn score_chart(table: &ScoreTable, column: &str, acc: bool, path: &Path) -> Result<(), String> {
+    crate::write_atomically(path, |partial| draw_score_chart(table, column, acc, partial))
+}
+
+fn draw_score_chart(table: &ScoreTable, column: &str, acc: bool, path: &Path) -> Result<(), String> {
     let series: Vec<(&str, Vec<(f64, f64)>)> = SYSTEMS
         .iter()
         .map(|&s| {
@@ -107,6 +111,19 @@ fn diverging(t: f64) -> RGBColor {
 
 /// Forecast, truth and forecast − truth side by side; missing points grey.
 pub fn map_panels(
+    latitudes: &[f64],
+    longitudes: &[f64],
+    forecast: &[f32],
+    truth: &[f32],
+    title: &str,
+    path: &Path,
+) -> Result<(), String> {
+    crate::write_atomically(path, |partial| {
+        draw_map_panels(latitudes, longitudes, forecast, truth, title, partial)
+    })
+}
+
+fn draw_map_panels(
     latitudes: &[f64],
     longitudes: &[f64],
     forecast: &[f32],
