@@ -111,6 +111,8 @@ fn main() -> ExitCode {
     // SAFETY: restores the default disposition of one signal before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     vejr_engine::allocator::keep_freed_memory();
+    // ecCodes' own log lines would come before vejr's one line; they join it instead.
+    vejr_ingest::eccodes_log::capture();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Inspect { files, json, config } => commands::inspect::run(files, *json, config.as_deref()),

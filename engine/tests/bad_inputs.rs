@@ -92,6 +92,23 @@ fn grib_cut_inside_a_message_is_refused_naming_the_message() {
             &[&name, number, "truncated"],
         );
     }
+    // A flipped byte in a section length: ecCodes' own complaints join vejr's one line
+    // instead of preceding it.
+    for (offset, number) in [(8, "message 1"), (2 * message + 10, "message 3")] {
+        let mut spoilt = bytes[..3 * message].to_vec();
+        spoilt[offset] ^= 0xff;
+        let path = dir.path().join(format!("flipped-{offset}.grib"));
+        std::fs::write(&path, &spoilt).unwrap();
+        let out = vejr(&["inspect", path.to_str().unwrap()]);
+        assert_refused(
+            &out,
+            &[
+                number,
+                "ecCodes: grib_handle_new_from_message: No final 7777 in message!",
+            ],
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
 }
 
 /// Four hours of the real UK 2 m temperature (CDS legacy NetCDF, unpacked) written as a plain

@@ -73,11 +73,13 @@ impl GribSource {
         let grib_error = |number: usize, message: String| IngestError::Grib {
             path: path.to_owned(),
             message_number: number,
-            message,
+            message: crate::eccodes_log::with_reason(message),
         };
         let file_len = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?.len();
 
         let guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
+        crate::eccodes_log::capture();
+        crate::eccodes_log::clear();
         let mut handle = CodesHandle::new_from_file(path, ProductKind::GRIB).map_err(|e| IngestError::io(path, e))?;
         let mut keys = Vec::new();
         let mut refs = Vec::new();
@@ -316,7 +318,7 @@ impl GribSource {
         let grib_error = |message: String| IngestError::Grib {
             path: path.to_owned(),
             message_number: r.number,
-            message,
+            message: crate::eccodes_log::with_reason(message),
         };
         let mut bytes = vec![0u8; r.length];
         self.file
@@ -324,6 +326,8 @@ impl GribSource {
             .map_err(|e| grib_error(format!("cannot read {} bytes at offset {}: {e}", r.length, r.offset)))?;
         let values: Vec<f64> = {
             let _guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
+            crate::eccodes_log::capture();
+            crate::eccodes_log::clear();
             let mut handle =
                 CodesHandle::new_from_memory(bytes, ProductKind::GRIB).map_err(|e| grib_error(e.to_string()))?;
             let msg = handle

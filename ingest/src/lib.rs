@@ -3,6 +3,7 @@
 
 pub mod cf_time;
 mod classic_format_size;
+pub mod eccodes_log;
 pub mod error;
 pub mod fields;
 mod grib_grid;
