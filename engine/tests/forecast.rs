@@ -514,3 +514,56 @@ fn a_write_that_fails_half_way_leaves_no_file_one_line_and_exit_1() {
         "a chart or a temporary file was left: {left:?}"
     );
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A store with one time's chunk deleted: evaluate and forecast refuse it naming the time,
+/// instead of scoring without that lead (zarr reads a missing chunk as NaN everywhere).
+#[test]
+fn a_store_missing_a_chunk_is_refused_naming_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let forecast_file = dir.path().join("f.nc");
+    let out = forecast("2019-03-25T00:00:00Z", "24h", &forecast_file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let damaged = dir.path().join("damaged.zarr");
+    copy_tree(uk_store(), &damaged);
+    // 6-hourly from 1 March: index 98 is 25 March 12 UTC, the forecast's +12 h.
+    std::fs::remove_file(damaged.join("data/c/98/0/0/0")).unwrap();
+    let scores = dir.path().join("scores");
+    let out = vejr(&[
+        "evaluate",
+        "--forecast",
+        forecast_file.to_str().unwrap(),
+        "--truth",
+        damaged.to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the data of 2019-03-25T12:00Z (time index 98) is missing"),
+        "{err}"
+    );
+    assert!(!scores.join("scores.csv").exists());
+    let mut args = forecast_args("2019-03-25T12:00:00Z", "6h", &forecast_file);
+    args[4] = damaged.to_str().unwrap();
+    let out = vejr(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2019-03-25T12:00Z (time index 98) is missing"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -162,9 +162,19 @@ impl Store {
                 format!("time index {t} beyond {} dates", self.dates.len()),
             ));
         }
+        // Ingest writes every time's chunk (a time with no data at all is a gap, not a chunk),
+        // so a missing one is damage; zarr would hand back its fill value, NaN everywhere,
+        // and scores and samples at that time would quietly vanish.
         self.data
-            .retrieve_chunk(&[t as u64, 0, 0, 0])
-            .map_err(|e| IngestError::store(&self.path, format!("time {t}: {e}")))
+            .retrieve_chunk_if_exists(&[t as u64, 0, 0, 0])
+            .map_err(|e| IngestError::store(&self.path, format!("time {t}: {e}")))?
+            .ok_or_else(|| IngestError::BadStore {
+                path: self.path.clone(),
+                message: format!(
+                    "the data of {} (time index {t}) is missing: the store is damaged; ingest it again",
+                    self.dates[t].format("%Y-%m-%dT%H:%MZ")
+                ),
+            })
     }
 
     /// Selected variables at time index `t`, in the order given: `[selected][member][gridpoint]`.
