@@ -76,16 +76,20 @@ pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 /// error ("NetCDF: HDF error"), so the free space of the file's filesystem is looked at and
 /// named when it has run out.
 pub fn write_failure(path: &std::path::Path, err: impl std::fmt::Display) -> String {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let full = free_bytes(dir).is_some_and(|free| free < 1 << 20);
-    if full {
+    if out_of_space(path) {
         format!("{}: no space left on device ({err})", path.display())
     } else {
         format!("{}: {err}", path.display())
     }
+}
+
+/// Whether the filesystem that holds `path` has (all but) run out: under 1 MiB left.
+fn out_of_space(path: &std::path::Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    free_bytes(dir).is_some_and(|free| free < 1 << 20)
 }
 
 /// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
@@ -123,9 +127,7 @@ pub fn write_atomically(
         .and_then(|()| std::fs::rename(&partial, path).map_err(|e| write_failure(path, e)));
     if let Err(message) = result {
         let _ = std::fs::remove_file(&partial);
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        let full = free_bytes(dir.unwrap_or(std::path::Path::new("."))).is_some_and(|f| f < 1 << 20);
-        return Err(if full && !message.contains("no space left") {
+        return Err(if out_of_space(path) && !message.contains("no space left") {
             format!("{}: no space left on device ({message})", path.display())
         } else {
             message
