@@ -29,6 +29,8 @@ for bin in "$out"/bin/*; do
 done | sort -u | grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libgcc_s|libcuda|libnvrtc)\.so' |
     while read -r lib; do cp -L "$lib" "$out/lib/"; done
 cp data-samples/forecaster-1cf96bd.vejr "$out/data/"
+# udunits2's database (vejr converts units through it; run.sh points UDUNITS2_XML_PATH here).
+cp -r /usr/share/xml/udunits "$out/data/udunits"
 cp benches/gpu/run.sh "$out/run.sh"
 strip "$out"/bin/* 2>/dev/null || true
 # The device tool carries at most 64 MiB: OpenBLAS and ICU's data alone are 65 MB unpacked.

@@ -5,6 +5,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export UDUNITS2_XML_PATH="$here/data/udunits/udunits2.xml"
 results=${OUT:-/tmp}/gpu-results.jsonl
 : >"$results"
 run() { "$@" 2>&1 | tee -a "$results"; }

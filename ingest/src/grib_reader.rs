@@ -223,7 +223,9 @@ impl GribSource {
                 level_type,
                 levels,
             };
-            hints.apply(short_name, &mut info);
+            hints
+                .apply(short_name, &mut info)
+                .map_err(|m| IngestError::variable(path, short_name, m))?;
             infos.push(info);
         }
 

@@ -2,7 +2,9 @@
 //!
 //! Real files often carry no units, no time origin, or a time axis under an unusual name
 //! (the 1996 blizzard analyses have `timestep` in hours and a text `reftime`). Hints fill
-//! those gaps; where the file *does* say something, a hint overrides it, and says so in provenance.
+//! those gaps; where the file *does* say something, a hint overrides it, and says so in provenance
+//! — except units: a hint describes the file, so one that contradicts units the file states
+//! clearly (°C labelled K) is refused; converting is `[[variables]] units`' job.
 
 use std::collections::BTreeMap;
 
@@ -36,12 +38,22 @@ impl SourceHints {
         self.variables.get(file_name)
     }
 
-    pub(crate) fn apply(&self, file_name: &str, info: &mut crate::fields::VariableInfo) {
+    /// Applies the hints for `file_name`; a units hint that contradicts the file is refused.
+    pub(crate) fn apply(&self, file_name: &str, info: &mut crate::fields::VariableInfo) -> Result<(), String> {
         if let Some(h) = self.for_variable(file_name) {
             if let Some(n) = &h.rename {
                 info.name = n.clone();
             }
             if let Some(u) = &h.units {
+                // Units udunits cannot read (a misspelling) may be corrected; real ones may not.
+                if let Some(file) = info.units.as_deref()
+                    && crate::units::known(file)
+                    && !crate::units::equivalent(file, u)
+                {
+                    return Err(format!(
+                        "the file gives units {file:?}, the config's hint {u:?}: a hint describes the file (remove it), `[[variables]] units = {u:?}` converts"
+                    ));
+                }
                 info.units = Some(u.clone());
             }
             if let Some(s) = &h.standard_name {
@@ -51,5 +63,6 @@ impl SourceHints {
                 info.long_name = Some(l.clone());
             }
         }
+        Ok(())
     }
 }

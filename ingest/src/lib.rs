@@ -20,6 +20,7 @@ pub mod source;
 pub mod statistics;
 pub mod store;
 pub mod test_data;
+pub mod units;
 
 pub use error::{IngestError, Result};
 pub use fields::{Fields, LevelType, TimeAxis, Variable, VariableInfo};

@@ -296,7 +296,9 @@ impl NetcdfSource {
                 level_type,
                 levels,
             };
-            hints.apply(&name, &mut info);
+            hints
+                .apply(&name, &mut info)
+                .map_err(|m| IngestError::variable(path, &name, m))?;
             let shape = var.dimensions().iter().map(|d| d.len()).collect();
             infos.push(info);
             variables.push(DataVariable {

@@ -11,7 +11,8 @@ use std::ops::RangeInclusive;
 use crate::store::Column;
 
 /// `(names, CF standard names, units, min, max)`. Names are ecCodes short names and the common
-/// NetCDF spellings of CDS and NCEP files.
+/// NetCDF spellings of CDS and NCEP files. The units are ERA5's, the ones a store keeps for the
+/// variable (`canonical_units`); the range is in them.
 type Bound = (
     &'static [&'static str],
     &'static [&'static str],
@@ -31,7 +32,7 @@ const BOUNDS: &[Bound] = &[
             "surface_temperature",
             "sea_surface_temperature",
         ],
-        &["K", "kelvin"],
+        &["K"],
         150.0,
         350.0,
     ),
@@ -49,51 +50,56 @@ const BOUNDS: &[Bound] = &[
     (
         &["u", "v", "10u", "10v", "u10", "v10", "uwnd", "vwnd", "100u", "100v"],
         &["eastward_wind", "northward_wind"],
-        &["m s**-1", "m s-1", "m/s"],
+        &["m s**-1"],
         -250.0,
         250.0,
     ),
-    (
-        &["z", "hgt_z"],
-        &["geopotential"],
-        &["m**2 s**-2", "m2 s-2", "m^2/s^2"],
-        -1.0e4,
-        6.5e5,
-    ),
-    (
-        &["q", "shum"],
-        &["specific_humidity"],
-        &["kg kg**-1", "kg kg-1", "kg/kg", "1"],
-        -1.0e-3,
-        0.1,
-    ),
+    (&["z", "hgt_z"], &["geopotential"], &["m**2 s**-2"], -1.0e4, 6.5e5),
+    (&["q", "shum"], &["specific_humidity"], &["kg kg**-1"], -1.0e-3, 0.1),
     (
         &["tcwv", "pr_wtr", "tcw"],
         &[
             "atmosphere_mass_content_of_water_vapor",
             "lwe_thickness_of_atmosphere_mass_content_of_water_vapor",
         ],
-        &["kg m**-2", "kg m-2", "kg/m^2", "mm"],
+        &["kg m**-2"],
         -1.0,
         200.0,
     ),
+    (&["r", "rh", "rhum"], &["relative_humidity"], &["%"], -1.0, 200.0),
+    (
+        &["tcc", "lcc", "mcc", "hcc", "cc", "ci", "siconc"],
+        &["cloud_area_fraction", "sea_ice_area_fraction"],
+        &["(0 - 1)"],
+        -0.01,
+        1.01,
+    ),
 ];
 
-/// The physical range of a store column when vejr knows one for its variable *and* its units
-/// (a temperature in °C has its own range: the units check refuses or converts it first).
+fn known(variable: &str, standard_name: Option<&str>) -> Option<&'static Bound> {
+    BOUNDS.iter().find(|(names, standard_names, _, _, _)| {
+        names.contains(&variable) || standard_name.is_some_and(|s| standard_names.contains(&s))
+    })
+}
+
+/// The units a store keeps a variable vejr knows in (ERA5's): files in others are converted.
+pub fn canonical_units(variable: &str, standard_name: Option<&str>) -> Option<&'static str> {
+    known(variable, standard_name).map(|(_, _, units, _, _)| units[0])
+}
+
+/// The physical range of a store column when vejr knows one for its variable, in the column's
+/// units (a store kept in °C has its range in °C); none when its units do not convert.
 pub fn default_range(column: &Column) -> Option<RangeInclusive<f64>> {
-    let units = column.units.as_deref()?.trim();
-    BOUNDS
-        .iter()
-        .find(|(names, standard_names, _, _, _)| {
-            names.contains(&column.variable.as_str())
-                || column
-                    .standard_name
-                    .as_deref()
-                    .is_some_and(|s| standard_names.contains(&s))
-        })
-        .filter(|(_, _, known_units, _, _)| known_units.contains(&units))
-        .map(|&(_, _, _, min, max)| min..=max)
+    let units = column.units.as_deref()?;
+    let &(_, _, canonical, min, max) = known(&column.variable, column.standard_name.as_deref())?;
+    match crate::units::conversion(canonical[0], units, crate::units::Quantity::default()) {
+        Ok(None) => Some(min..=max),
+        Ok(Some(c)) => {
+            let (a, b) = (c.scale * min + c.offset, c.scale * max + c.offset);
+            Some(a.min(b)..=a.max(b))
+        }
+        Err(_) => None,
+    }
 }
 
 /// What is wrong with one field, if anything: infinite values, then values outside `range`
@@ -136,9 +142,17 @@ mod tests {
     fn ranges_follow_variable_and_units() {
         assert_eq!(default_range(&column("2t", "K")), Some(150.0..=350.0));
         assert_eq!(default_range(&column("msl", "Pa")), Some(1.0e4..=1.2e5));
-        // °C temperatures and unknown variables have no range here: only finiteness is checked.
-        assert_eq!(default_range(&column("2t", "degC")), None);
+        assert_eq!(default_range(&column("u", "m s-1")), Some(-250.0..=250.0));
+        // In the column's own units when they convert.
+        let celsius = default_range(&column("2t", "degC")).unwrap();
+        assert!((celsius.start() + 123.15).abs() < 1e-9 && (celsius.end() - 76.85).abs() < 1e-9);
+        assert_eq!(default_range(&column("msl", "hPa")), Some(100.0..=1200.0));
+        // Unknown variables, and units that do not convert: only finiteness is checked.
+        assert_eq!(default_range(&column("2t", "Pa")), None);
         assert_eq!(default_range(&column("lsm", "1")), None);
+        assert_eq!(canonical_units("t2m", None), Some("K"));
+        assert_eq!(canonical_units("air", Some("air_temperature")), Some("K"));
+        assert_eq!(canonical_units("lsm", None), None);
     }
 
     #[test]

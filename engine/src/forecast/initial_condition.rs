@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeDelta, Utc};
 use vejr_ingest::SourceHints;
 use vejr_ingest::store::Store;
+use vejr_ingest::units::{Conversion, field_conversion};
 use vejr_models::checkpoint::CheckpointMetadata;
 
 /// `[gridpoint][channel]` states in physical units.
@@ -124,14 +125,48 @@ pub fn from_store(path: &Path, date: DateTime<Utc>, meta: &CheckpointMetadata) -
         ));
     }
     let columns: Vec<usize> = columns.into_iter().flatten().collect();
+    // The store's units against the checkpoint's, as for files.
+    let wanted = super::columns_of(meta);
+    let mut conversions = Vec::new();
+    for (c, &i) in columns.iter().enumerate() {
+        let have = &store.columns[i];
+        let target = wanted.get(c).and_then(|w| w.units.as_deref());
+        let conversion = match target {
+            None => None,
+            Some(_) => field_conversion(
+                have.units.as_deref(),
+                target,
+                have.standard_name.as_deref(),
+                "the checkpoint's",
+            )
+            .map_err(|m| format!("initial condition from {}: {} {m}", path.display(), have.name))?,
+        };
+        if let Some(how) = &conversion {
+            eprintln!(
+                "forecast: converting {}: {} in {}",
+                have.name,
+                how.describe(),
+                path.display()
+            );
+        }
+        conversions.push(conversion);
+    }
     let read = |t: usize, cols: &[usize]| -> Result<Vec<Vec<f32>>, String> {
         let raw = store.read_sample(t, cols).map_err(|e| e.to_string())?;
         let stride = store.members.len() * store.grid.len();
         Ok(raw.chunks(stride).map(|c| c[..store.grid.len()].to_vec()).collect())
     };
+    let convert = |mut fields: Vec<Vec<f32>>| {
+        for (field, how) in fields.iter_mut().zip(&conversions) {
+            if let Some(how) = how {
+                how.apply(field);
+            }
+        }
+        fields
+    };
     let (t, t0) = (t.expect("checked"), t0.expect("checked"));
-    let previous = read(t0, &columns)?;
-    let current = read(t, &columns)?;
+    let previous = convert(read(t0, &columns)?);
+    let current = convert(read(t, &columns)?);
     // Points outside the store's mask (missing in every field) stay missing in the forecast.
     let allowed: Vec<bool> = store.mask.clone();
     let mut problems = nan_problems(meta, &previous, Some(&allowed), date - step);
@@ -228,16 +263,69 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
             problems.join("; ")
         ));
     }
+    // Each field in the checkpoint's units: converted when the file's differ and convert, the
+    // start refused when they do not (°C read as kelvin is a forecast from near 0 K). A
+    // checkpoint that predates units in its metadata has nothing to check against.
+    let columns = super::columns_of(meta);
+    let mut conversions: Vec<[Option<Conversion>; 2]> = Vec::new();
+    let mut notes = std::collections::BTreeSet::new();
+    for (c, at) in found.iter().enumerate() {
+        let target = columns.get(c).and_then(|c| c.units.as_deref());
+        let mut pair = [None, None];
+        for (k, &(s, v, _, _)) in at.iter().map(|a| a.as_ref().expect("checked")).enumerate() {
+            let h = sources[s].header();
+            let info = &h.variables[v];
+            if target.is_none() {
+                continue;
+            }
+            match field_conversion(
+                info.units.as_deref(),
+                target,
+                info.standard_name.as_deref(),
+                "the checkpoint's",
+            ) {
+                Ok(conversion) => {
+                    if let Some(how) = &conversion {
+                        notes.insert(format!(
+                            "{}: {} in {}",
+                            meta.columns[c],
+                            how.describe(),
+                            h.path.display()
+                        ));
+                    }
+                    pair[k] = conversion;
+                }
+                Err(m) => problems.push(format!("{} in {} {m}", info.name, h.path.display())),
+            }
+        }
+        conversions.push(pair);
+    }
+    problems.dedup();
+    if !problems.is_empty() {
+        return Err(format!(
+            "initial condition from {}: {}",
+            list(paths),
+            problems.join("; ")
+        ));
+    }
+    for note in &notes {
+        eprintln!("forecast: converting {note}");
+    }
     let read = |k: usize| -> Result<Vec<Vec<f32>>, String> {
         found
             .iter()
-            .map(|at| {
+            .zip(&conversions)
+            .map(|(at, conversion)| {
                 let (s, v, l, ti) = at[k].expect("checked");
                 let h = sources[s].header();
                 let points = h.grid.len();
                 let slab = sources[s].read(v, ti).map_err(|e| e.to_string())?;
                 let offset = l * h.members.len() * points;
-                Ok(slab[offset..offset + points].to_vec())
+                let mut field = slab[offset..offset + points].to_vec();
+                if let Some(how) = &conversion[k] {
+                    how.apply(&mut field);
+                }
+                Ok(field)
             })
             .collect()
     };
@@ -256,7 +344,11 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
         current: interleave(&current),
         statics: None,
         reference_time: date,
-        sources: paths.iter().map(|p| p.display().to_string()).collect(),
+        sources: paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .chain(notes.iter().map(|n| format!("converted {n}")))
+            .collect(),
     })
 }
 

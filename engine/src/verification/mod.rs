@@ -24,6 +24,9 @@ pub struct ForecastFile {
     store_columns: Vec<usize>,
     /// (store column name, variable, level index or None).
     pub columns: Vec<(String, String, Option<usize>)>,
+    /// Per column, the `units` attribute of its variable.
+    pub units: Vec<Option<String>>,
+    pub standard_names: Vec<Option<String>>,
     file: netcdf::File,
 }
 
@@ -62,7 +65,13 @@ impl ForecastFile {
             .map_err(|e| nc(path, e))?
             .unwrap_or_default();
         let mut columns = Vec::new();
+        let (mut units, mut standard_names) = (Vec::new(), Vec::new());
         for v in file.variables() {
+            let text = |name: &str| match v.attribute_value(name) {
+                Some(Ok(netcdf::AttributeValue::Str(s))) => Some(s),
+                _ => None,
+            };
+            let before = columns.len();
             let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
             // Scores are matched to the truth store by the store's own names (2t, not t2m).
             let store_name = match v.attribute_value("vejr_store_name") {
@@ -82,6 +91,10 @@ impl ForecastFile {
                 }
                 _ => {}
             }
+            for _ in before..columns.len() {
+                units.push(text("units"));
+                standard_names.push(text("standard_name"));
+            }
         }
         // Files run west to east across the domain; scores compare in the store's order.
         let (store_columns, longitudes) = crate::forecast::longitude_order::to_store_order(&get("longitude")?);
@@ -93,6 +106,8 @@ impl ForecastFile {
             longitudes,
             store_columns,
             columns,
+            units,
+            standard_names,
             file,
         })
     }
@@ -186,6 +201,25 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f3
                     truth.path.display()
                 ));
             };
+            // Scored in the truth's units: a forecast in °C against analyses in K is converted
+            // (said once per file and variable), one in units that do not convert is refused.
+            let conversion = match truth.columns[tc].units.as_deref() {
+                None => None,
+                target => vejr_ingest::units::field_conversion(
+                    f.units[c].as_deref(),
+                    target,
+                    f.standard_names[c].as_deref(),
+                    "the truth's",
+                )
+                .map_err(|m| format!("{}: {name} {m}", f.path.display()))?,
+            };
+            if let Some(how) = &conversion {
+                eprintln!(
+                    "evaluate: converting {name}: {} in {}",
+                    how.describe(),
+                    f.path.display()
+                );
+            }
             let initial = truth_field(truth, tc, f.reference_time)?;
             for (k, &hours) in f.lead_hours.iter().enumerate() {
                 let valid = f.reference_time + TimeDelta::seconds((hours * 3600.0).round() as i64);
@@ -194,7 +228,10 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f3
                 };
                 let clim = &climatology[tc];
                 let lead = hours.round() as i64;
-                let forecast = f.field(c, k)?;
+                let mut forecast = f.field(c, k)?;
+                if let Some(how) = &conversion {
+                    how.apply(&mut forecast);
+                }
                 let mut add = |system: &'static str, values: &[f32]| {
                     if let Some(s) = field_scores(values, &observed, Some(clim), &weights) {
                         table.entry((name.clone(), lead, system)).or_default().add(s);

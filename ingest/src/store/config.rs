@@ -71,6 +71,11 @@ pub struct VariableSelection {
     /// own physical range for the variable and its units (`physical_range`), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_range: Option<[f64; 2]>,
+    /// The units the store keeps this variable in (udunits spelling: `K`, `hPa`, `%`); files in
+    /// others are converted. When absent: ERA5's units for a variable vejr knows (`2t` in K,
+    /// `msl` in Pa), else the first file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
 }
 
 impl IngestConfig {

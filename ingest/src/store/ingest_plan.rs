@@ -16,6 +16,7 @@ use crate::grid::Grid;
 use crate::progress::Progress;
 use crate::regrid::{Regridder, regular_grid};
 use crate::source::{self, FieldSource};
+use crate::units::Conversion;
 
 /// Where one column's values come from for one time: (source, variable, level) indices.
 pub(super) type Provider = (usize, usize, usize);
@@ -33,6 +34,8 @@ pub(super) struct IngestPlan {
     /// The times to store, and the times left out as gaps (with the first column missing).
     pub times: Vec<DateTime<Utc>>,
     pub missing: Vec<(DateTime<Utc>, String)>,
+    /// Per (source, variable) whose units differ from its column's: how its values convert.
+    pub conversions: BTreeMap<(usize, usize), Conversion>,
 }
 
 impl IngestPlan {
@@ -114,6 +117,7 @@ impl IngestPlan {
         // Columns and, for each, which file provides which time.
         let mut columns: Vec<Column> = Vec::new();
         let mut providers: Vec<BTreeMap<DateTime<Utc>, Provider>> = Vec::new();
+        let mut conversions = BTreeMap::new();
         for selection in &config.variables {
             let found: Vec<(usize, usize)> = sources
                 .iter()
@@ -141,6 +145,26 @@ impl IngestPlan {
                 )));
             };
             let info = &sources[s0].header().variables[v0];
+            let units = store_units(selection.units.as_deref(), info);
+            for &(s, v) in &found {
+                let h = sources[s].header();
+                let vi = &h.variables[v];
+                let conversion = crate::units::field_conversion(
+                    vi.units.as_deref(),
+                    units.as_deref(),
+                    vi.standard_name.as_deref(),
+                    "the store's",
+                )
+                .map_err(|m| IngestError::variable(&h.path, &vi.name, m))?;
+                if let Some(c) = conversion {
+                    conversions.insert((s, v), c);
+                }
+            }
+            // Geopotential height stored as geopotential is geopotential.
+            let standard_name = match info.standard_name.as_deref() {
+                Some("geopotential_height") if conversions.contains_key(&(s0, v0)) => Some("geopotential".to_owned()),
+                _ => info.standard_name.clone(),
+            };
             let levels = selection.levels.clone().unwrap_or_else(|| info.levels.clone());
             for level in levels {
                 let name = if info.level_type == LevelType::Surface {
@@ -182,8 +206,8 @@ impl IngestPlan {
                     } else {
                         level
                     },
-                    units: info.units.clone(),
-                    standard_name: info.standard_name.clone(),
+                    units: units.clone(),
+                    standard_name: standard_name.clone(),
                     long_name: info.long_name.clone(),
                 });
                 providers.push(by_time);
@@ -262,7 +286,52 @@ impl IngestPlan {
             providers,
             times,
             missing,
+            conversions,
         })
+    }
+
+    /// One line per variable and conversion: `2t: degC → K (+273.15) in a.nc (and 3 more files)`.
+    pub fn conversion_notes(&self) -> Vec<String> {
+        let mut grouped: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for (&(s, v), c) in &self.conversions {
+            let h = self.sources[s].header();
+            let file = h
+                .path
+                .file_name()
+                .map_or(h.path.display().to_string(), |f| f.to_string_lossy().into_owned());
+            grouped
+                .entry((h.variables[v].name.clone(), c.describe()))
+                .or_default()
+                .push(file);
+        }
+        grouped
+            .into_iter()
+            .map(|((variable, how), files)| {
+                let more = match files.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more file{})", n - 1, if n > 2 { "s" } else { "" }),
+                };
+                format!("{variable}: {how} in {}{more}", files[0])
+            })
+            .collect()
+    }
+}
+
+/// The units a store keeps a variable in: the config's, else ERA5's for a variable vejr knows
+/// (unless the first file's are the same units spelt otherwise), else the first file's.
+fn store_units(configured: Option<&str>, first: &crate::fields::VariableInfo) -> Option<String> {
+    if let Some(units) = configured {
+        return Some(units.to_owned());
+    }
+    let canonical = match first.standard_name.as_deref() {
+        // Geopotential height is stored as geopotential only when its variable is named so.
+        Some("geopotential_height") => crate::physical_range::canonical_units(&first.name, None),
+        other => crate::physical_range::canonical_units(&first.name, other),
+    };
+    match (canonical, first.units.as_deref()) {
+        (Some(c), Some(f)) if crate::units::equivalent(f, c) => Some(f.to_owned()),
+        (Some(c), _) => Some(c.to_owned()),
+        (None, f) => f.map(str::to_owned),
     }
 }
 

@@ -51,6 +51,11 @@ pub fn ingest(config: &IngestConfig, config_path: &Path, options: &IngestOptions
     }
 
     let mut plan = IngestPlan::new(config, config_path, options.quiet)?;
+    if !options.quiet {
+        for note in plan.conversion_notes() {
+            eprintln!("ingest: converting {note}");
+        }
+    }
 
     // Write under a temporary name next to the destination.
     let tmp_path = partial_path(&out_path);
@@ -196,6 +201,7 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         providers,
         times,
         missing,
+        conversions,
     } = plan;
     let step = *step;
     let store_err = |e: &dyn std::fmt::Display| IngestError::store(path, e);
@@ -282,7 +288,11 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
                     .binary_search(time)
                     .expect("provider time");
                 if let std::collections::btree_map::Entry::Vacant(e) = cache.entry((s, v)) {
-                    e.insert(src.read(v, src_time)?);
+                    let mut slab = src.read(v, src_time)?;
+                    if let Some(c) = conversions.get(&(s, v)) {
+                        c.apply(&mut slab);
+                    }
+                    e.insert(slab);
                 }
                 let slab = &cache[&(s, v)];
                 let src_points = src.header().grid.len();
@@ -484,6 +494,7 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
             "missing_points": missing_points,
             "ingest_config": config,
             "sources": sources.iter().map(|s| s.header().path.display().to_string()).collect::<Vec<_>>(),
+            "unit_conversions": plan.conversion_notes(),
         },
     });
     for (k, v) in &options.provenance {
