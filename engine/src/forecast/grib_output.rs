@@ -26,7 +26,8 @@ const BITS_PER_VALUE: i64 = 16;
 
 pub struct GribWriter {
     /// One prepared message per state channel: grid, reference time and parameter set once.
-    messages: Vec<(String, KeyedMessage)>,
+    /// Per column: its name, its message, and the conversion to the GRIB parameter's units.
+    messages: Vec<(String, KeyedMessage, Option<vejr_ingest::units::Conversion>)>,
     partial: PathBuf,
     path: PathBuf,
     reference_time: DateTime<Utc>,
@@ -183,7 +184,14 @@ impl GribWriter {
                     level_back.map(|(_, l)| format!(" on {l}")).unwrap_or_default()
                 )));
             }
-            messages.push((c.name.clone(), m));
+            // GRIB parameters have fixed units (2t in K): a column kept in others is converted.
+            let grib_units: String = m.read_key("units").map_err(|e| what(e.to_string()))?;
+            let conversion = match c.units.as_deref() {
+                None => None,
+                Some(units) => vejr_ingest::units::conversion(units, &grib_units, Default::default())
+                    .map_err(|e| what(format!("the checkpoint's units do not convert to GRIB's: {e}")))?,
+            };
+            messages.push((c.name.clone(), m, conversion));
         }
 
         let partial = partial_path(path);
@@ -212,9 +220,12 @@ impl ForecastOutput for GribWriter {
         };
         let channels = state.len() / self.scan.len();
         let _guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
-        for (c, (name, m)) in self.messages.iter_mut().enumerate() {
+        for (c, (name, m, conversion)) in self.messages.iter_mut().enumerate() {
             let what = |e: String| format!("{}: {name} at +{lead} s: {e}", self.partial.display());
             let mut values: Vec<f64> = self.scan.iter().map(|&p| state[p * channels + c] as f64).collect();
+            if let Some(how) = conversion {
+                values.iter_mut().for_each(|v| *v = how.scale * *v + how.offset);
+            }
             let missing = values.iter().any(|v| !v.is_finite());
             if missing {
                 values
@@ -337,5 +348,45 @@ mod tests {
             !partial_path(&path).exists() && !path.exists(),
             "an unfinished file is removed"
         );
+    }
+
+    #[test]
+    fn columns_in_other_units_are_written_in_the_grib_parameter_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.grib2");
+        let (lat, lon) = ([10.0, 5.0, 0.0], [0.0, 5.0, 10.0]);
+        let grid = || OutputGrid {
+            latitudes: &lat,
+            longitudes: &lon,
+        };
+        let reference = chrono::DateTime::parse_from_rfc3339("1996-01-16T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut columns = [column("2t", "surface", 0.0), column("msl", "surface", 0.0)];
+        columns[0].units = Some("degC".into());
+        columns[1].units = Some("hPa".into());
+        let mut w = Box::new(GribWriter::create(&path, &columns, grid(), reference).unwrap());
+        let state: Vec<f32> = (0..9).flat_map(|p| [p as f32, 1000.0 + p as f32]).collect();
+        w.write_step(reference + chrono::TimeDelta::hours(6), &state).unwrap();
+        w.finish().unwrap();
+        let source = vejr_ingest::source::open(&path, &Default::default()).unwrap();
+        let (t, p) = (source.read(0, 0).unwrap(), source.read(1, 0).unwrap());
+        let mut expected_t: Vec<f32> = (0..9).map(|p| p as f32 + 273.15).collect();
+        let mut expected_p: Vec<f32> = (0..9).map(|p| (1000.0 + p as f32) * 100.0).collect();
+        for (got, want) in [(t, &mut expected_t), (p, &mut expected_p)] {
+            let (mut got, want) = (got, want);
+            got.sort_by(f32::total_cmp);
+            want.sort_by(f32::total_cmp);
+            for (g, w) in got.iter().zip(want.iter()) {
+                assert!((g - w).abs() < 0.05, "{g} vs {w}");
+            }
+        }
+
+        // Units GRIB's cannot become are refused before anything is written.
+        columns[0].units = Some("Pa".into());
+        let e = GribWriter::create(&dir.path().join("g.grib2"), &columns, grid(), reference)
+            .err()
+            .expect("Pa is no temperature");
+        assert!(e.contains("column 2t") && e.contains("do not convert to GRIB's"), "{e}");
     }
 }
