@@ -101,8 +101,12 @@ pub fn decode(values: &[f64], units: &TimeUnits) -> Result<Vec<DateTime<Utc>>, S
                 return Err(format!("time value {v} is not a number"));
             }
             // Whole milliseconds: exact for every integer offset a reanalysis file uses.
-            let millis = (v * units.unit.seconds() * 1000.0).round() as i64;
-            Ok(units.reference + TimeDelta::milliseconds(millis))
+            // (A damaged value can lie beyond any date chrono represents: refused, not a panic.)
+            let millis = (v * units.unit.seconds() * 1000.0).round();
+            TimeDelta::try_milliseconds(millis as i64)
+                .filter(|_| millis.abs() < 9.0e18)
+                .and_then(|d| units.reference.checked_add_signed(d))
+                .ok_or_else(|| format!("time value {v} is beyond any representable date"))
         })
         .collect()
 }
@@ -134,6 +138,18 @@ mod tests {
             parse_units("minutes since 1996-01-05 00:00").unwrap().unit,
             TimeUnit::Minutes
         );
+    }
+
+    #[test]
+    fn times_beyond_any_date_are_refused() {
+        let u = parse_units("hours since 1900-01-01").unwrap();
+        assert!(
+            decode(&[1e15], &u)
+                .unwrap_err()
+                .contains("beyond any representable date")
+        );
+        assert!(decode(&[-1e30], &u).is_err());
+        assert!(decode(&[1e300], &u).is_err());
     }
 
     #[test]

@@ -435,7 +435,19 @@ fn read_time(
         .clone()
         .or_else(|| var.as_ref().and_then(|v| attr_string(&attributes(v), "calendar")));
     cf_time::check_calendar(calendar.as_deref(), &units.reference).map_err(time_error)?;
-    cf_time::decode(&values, &units).map_err(time_error)
+    let times = cf_time::decode(&values, &units).map_err(time_error)?;
+    // Reanalysis files keep time in order; a value out of order is a damaged one (a flipped bit
+    // turned 2019 into the year 124511 in a test), and would otherwise stretch the store.
+    if let Some(i) = times.windows(2).position(|w| w[1] <= w[0]) {
+        let f = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%MZ").to_string();
+        return Err(time_error(format!(
+            "{dim} is not increasing at index {}: {} then {} (a damaged or unsorted file)",
+            i + 1,
+            f(&times[i]),
+            f(&times[i + 1])
+        )));
+    }
+    Ok(times)
 }
 
 fn level_axis(file: &netcdf::File, path: &Path, dim: &str) -> Result<(LevelType, Vec<f64>)> {

@@ -138,6 +138,14 @@ impl IngestConfig {
                 Some([n, w, s, e]) => (n, w, s, e),
                 None => (90.0, 0.0, -90.0, 360.0),
             };
+            if !([north, south].iter().all(|l| (-90.0..=90.0).contains(l))
+                && [west, east].iter().all(|l| (-360.0..=720.0).contains(l))
+                && north >= south)
+            {
+                return err(format!(
+                    "store.grid.area [{north}, {west}, {south}, {east}] must be [north, west, south, east] with latitudes in -90..90 (north ≥ south) and longitudes in -360..720"
+                ));
+            }
             let span = |a: f64, b: f64| (b - a).abs() / g.resolution + 1.0;
             let points = span(south, north) * span(west, if east < west { east + 360.0 } else { east });
             if points > MAX_GRID_POINTS {

@@ -245,6 +245,17 @@ impl IngestPlan {
                 fmt_time(last_time)
             )));
         }
+        // A store of more steps than this is a mistake (a damaged time value, a step of 1 s).
+        const MAX_STEPS: i64 = 10_000_000;
+        let steps = (end - start).num_seconds() / step.num_seconds().max(1);
+        if steps > MAX_STEPS {
+            return Err(cfg_err(format!(
+                "store range {} .. {} at {} is {steps} time steps, more than the {MAX_STEPS} vejr stores",
+                fmt_time(start),
+                fmt_time(end),
+                config.store.time_step
+            )));
+        }
         let mut times = Vec::new();
         let mut missing: Vec<(DateTime<Utc>, String)> = Vec::new();
         let mut t = start;
