@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{stderr, train_config, vejr};
+use common::{checkpoint_weights, stderr, train_config, vejr, vejr_with_file_limit};
 use vejr_ingest::test_data::shared_file;
 
 /// Exit code 2, exactly one error line containing every `expected` piece, no panic, no stdout.
@@ -362,4 +362,57 @@ fn an_empty_file_and_a_missing_store_are_bad_input_for_every_command() {
     }
     assert_no_store(dir.path());
     assert!(!out_dir.join("scores.csv").exists());
+}
+
+/// One `vejr: error:` line, exit 1 (a runtime fault, not bad input), no panic.
+fn assert_write_failed(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("vejr: error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(expected) && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_store_or_checkpoint_that_cannot_be_written_leaves_nothing_behind() {
+    // A disk that fills up (RLIMIT_FSIZE: every write past the limit fails with EFBIG).
+    let dir = tempfile::tempdir().unwrap();
+    let grib = std::fs::read(shared_file("grib/era5-2mt-2019-03-uk.grib")).unwrap();
+    let first_day = dir.path().join("first-day.grib");
+    std::fs::write(&first_day, &grib[..24 * 3360]).unwrap();
+    let config = ingest_config(dir.path(), &first_day, "2t", "");
+    let out = vejr_with_file_limit(&["ingest", "--config", config.to_str().unwrap()], 2048);
+    assert_write_failed(&out, "out.zarr");
+    assert_no_store(dir.path());
+
+    // Training: the checkpoint written at step 2 survives a failed write at step 4, loads, and
+    // no temporary or half checkpoint is left beside it.
+    let run = tempfile::tempdir_in(dir.path()).unwrap();
+    let train = train_config(run.path(), &[("steps", "4"), ("checkpoint_every", "2")]);
+    let out = vejr(&["train", "--config", train.to_str().unwrap(), "--stop-at-step", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let checkpoints = run.path().join("run/checkpoints");
+    let first = checkpoints.join("step-0000002.vejr");
+    let before = std::fs::read(&first).unwrap();
+    let best = run.path().join("run/best.vejr");
+    let best_before = std::fs::read(&best).ok();
+    let out = vejr_with_file_limit(
+        &["train", "--config", train.to_str().unwrap(), "--resume"],
+        before.len() as u64 / 2,
+    );
+    assert_write_failed(&out, "checkpoint");
+    assert_eq!(std::fs::read(&best).ok(), best_before, "best.vejr changed");
+    let partial: Vec<_> = std::fs::read_dir(run.path().join("run"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial") || n.contains("tmp"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
+    let left: Vec<String> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["step-0000002.vejr"], "left in the checkpoint directory");
+    assert_eq!(std::fs::read(&first).unwrap(), before);
+    assert!(!checkpoint_weights(&first).is_empty());
 }

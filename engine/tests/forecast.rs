@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vejr_ingest::test_data::shared_file;
 
 mod common;
-use common::{set_model, stderr, stdout, train_config, uk_store, vejr};
+use common::{set_model, stderr, stdout, train_config, uk_store, vejr, vejr_with_file_limit};
 
 /// The test-sized model trained on 1–24 March (once per test binary).
 fn checkpoint() -> &'static Path {
@@ -447,30 +447,6 @@ fn model_beats_persistence_on_unseen_days() {
         );
     }
     assert!(scores.join("map_2t_006h.png").is_file() && scores.join("rmse_2t.png").is_file());
-}
-
-/// `vejr ARGS` with every file it writes limited to `bytes` (RLIMIT_FSIZE, SIGXFSZ ignored so
-/// the write fails with EFBIG instead of killing the process): a disk that fills up, without
-/// privileges to mount a small one.
-fn vejr_with_file_limit(args: &[&str], bytes: u64) -> std::process::Output {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vejr"));
-    command.args(args);
-    // SAFETY: async-signal-safe calls only, between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    command.output().expect("vejr runs")
 }
 
 #[test]

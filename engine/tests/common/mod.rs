@@ -21,6 +21,30 @@ pub fn vejr(args: &[&str]) -> Output {
         .expect("vejr runs")
 }
 
+/// `vejr ARGS` with every file it writes limited to `bytes` (RLIMIT_FSIZE, SIGXFSZ ignored so
+/// the write fails with EFBIG instead of killing the process): a disk that fills up, without
+/// privileges to mount a small one.
+pub fn vejr_with_file_limit(args: &[&str], bytes: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vejr"));
+    command.args(args).env("HDF5_USE_FILE_LOCKING", "FALSE");
+    // SAFETY: async-signal-safe calls only, between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.output().expect("vejr runs")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
