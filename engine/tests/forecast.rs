@@ -165,7 +165,8 @@ fn grib_output_holds_the_same_forecast_as_netcdf() {
         from_nc.grid.longitudes, fields.grid.longitudes,
         "same canonical column order once read"
     );
-    let nc_variable = from_nc.variable("t2m").expect("t2m in the NetCDF file");
+    // Read back under the store's name (the file names it t2m, with vejr_store_name = 2t).
+    let nc_variable = from_nc.variable("2t").expect("2t in the NetCDF file");
     for k in 0..3 {
         let expected = from_nc.field(nc_variable, k, 0, 0);
         let got = fields.field(variable, k, 0, 0);
@@ -327,14 +328,100 @@ fn killed_forecast_leaves_no_file_and_memory_is_flat_in_lead_time() {
     );
 }
 
+/// The CDS 2024 NetCDF's last day of 2 m temperature, its longitudes moved `degrees` east.
+fn uk_temperature_moved_east(path: &Path, degrees: f64) {
+    cds_temperature(path, degrees, 0);
+}
+
+/// 24 hours of the CDS 2024 NetCDF's 2 m temperature ending `hours_before_end` before its last
+/// time, longitudes moved `degrees` east, as the CDS names it (`t2m`).
+fn cds_temperature(path: &Path, degrees: f64, hours_before_end: usize) {
+    let source = netcdf::open(shared_file("netcdf/era5-t2m-2019-03-uk-cds2024.nc")).unwrap();
+    let read = |n: &str| -> Vec<f64> { source.variable(n).unwrap().get_values::<f64, _>(..).unwrap() };
+    let (lat, lon, time) = (read("latitude"), read("longitude"), read("valid_time"));
+    let lon: Vec<f64> = lon.iter().map(|x| x + degrees).collect();
+    let n = time.len() - hours_before_end;
+    let t2m: Vec<f32> = source
+        .variable("t2m")
+        .unwrap()
+        .get_values::<f32, _>((n - 24..n, .., ..))
+        .unwrap();
+    let mut file = netcdf::create(path).unwrap();
+    for (name, len) in [("time", 24), ("latitude", lat.len()), ("longitude", lon.len())] {
+        file.add_dimension(name, len).unwrap();
+    }
+    for (name, units, values) in [
+        ("time", "seconds since 1970-01-01", &time[n - 24..n]),
+        ("latitude", "degrees_north", &lat[..]),
+        ("longitude", "degrees_east", &lon[..]),
+    ] {
+        let mut v = file.add_variable::<f64>(name, &[name]).unwrap();
+        v.put_attribute("units", units).unwrap();
+        v.put_values(values, ..).unwrap();
+    }
+    let mut v = file
+        .add_variable::<f32>("t2m", &["time", "latitude", "longitude"])
+        .unwrap();
+    v.put_attribute("units", "K").unwrap();
+    v.put_values(&t2m, ..).unwrap();
+}
+
+/// `--init` with the Copernicus CDS's own NetCDF (`t2m`, 0.25°, interpolated onto the model's
+/// 0.5° as the store was) gives the store's forecast, and vejr's own output starts the next one.
+#[test]
+fn forecast_from_cds_netcdf_and_from_vejr_s_own_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cds = dir.path().join("cds.nc");
+    cds_temperature(&cds, 0.0, 5); // ends 2019-03-31T18:00Z
+    let (from_cds, from_store) = (dir.path().join("cds-f.nc"), dir.path().join("store-f.nc"));
+    let out = forecast_from_files(&cds, "12h", &from_cds);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("forecast: interpolating") && err.contains("onto the checkpoint's 17×25 grid"),
+        "{err}"
+    );
+    let out = forecast("2019-03-31T18:00:00Z", "12h", &from_store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = |p: &Path| {
+        netcdf::open(p)
+            .unwrap()
+            .variable("t2m")
+            .unwrap()
+            .get_values::<f32, _>(..)
+            .unwrap()
+    };
+    let (a, b) = (read(&from_cds), read(&from_store));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    // The same ERA5 analyses, GRIB-decoded for the store and NetCDF-decoded here.
+    assert!(worst < 0.05, "CDS and store starts differ by {worst} K");
+
+    // vejr's own output (t2m, vejr_store_name = 2t): its last two times start the next forecast.
+    let next = dir.path().join("next.nc");
+    let out = forecast_from_files(&from_store, "6h", &next);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = netcdf::open(&next).unwrap();
+    let units = text_attribute(
+        file.variable("time")
+            .unwrap()
+            .attribute_value("units")
+            .and_then(|v| v.ok()),
+    );
+    assert_eq!(units, "hours since 2019-04-01 06:00:00");
+}
+
 #[test]
 fn bad_initial_conditions_get_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("f.nc");
-    let other_grid = shared_file("grib/era5-2mt-2019-03-uk.grib");
+    let elsewhere = dir.path().join("elsewhere.nc");
+    uk_temperature_moved_east(&elsewhere, 20.0);
     let other_variables = shared_file("netcdf/era5-pl-members-2017-01-cds2024.nc");
     for (init, expected) in [
-        (&other_grid, "is on a 33×49 grid, the checkpoint on 17×25"),
+        (
+            &elsewhere,
+            "elsewhere.nc (regular lat-lon 33 × 49) does not cover 425 of the checkpoint's 425 points",
+        ),
         (&other_variables, "2t at 2017-01-"),
     ] {
         let out = forecast_from_files(init, "24h", &out_path);

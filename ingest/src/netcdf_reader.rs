@@ -289,7 +289,8 @@ impl NetcdfSource {
                 fills,
             };
             let mut info = VariableInfo {
-                name: name.clone(),
+                // vejr's own forecasts name 2t `t2m`, as the CDS does, and keep the store's name.
+                name: attr_string(&attrs, "vejr_store_name").unwrap_or_else(|| name.clone()),
                 long_name: attr_string(&attrs, "long_name"),
                 standard_name: attr_string(&attrs, "standard_name"),
                 units: attr_string(&attrs, "units"),

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use vejr_ingest::SourceHints;
+use vejr_ingest::grid::{Grid, GridKind};
+use vejr_ingest::regrid::Regridder;
+use vejr_ingest::store::Column;
 use vejr_ingest::store::Store;
 use vejr_ingest::units::{Conversion, field_conversion};
 use vejr_models::checkpoint::CheckpointMetadata;
@@ -200,14 +203,46 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
         sources.push(vejr_ingest::open(p, &SourceHints::default()).map_err(|e| e.to_string())?);
     }
     let mut problems = Vec::new();
-    for s in &sources {
+    // What vejr did to the files (interpolation, units), said once every check has passed.
+    let mut notes = std::collections::BTreeSet::new();
+    // A file on another grid (ERA5 at 0.25° for a model at 0.5°) is interpolated onto the
+    // checkpoint's, bilinearly as ingest builds stores; points it does not cover stay missing
+    // and are refused below.
+    let target = Grid {
+        kind: GridKind::RegularLatLon,
+        latitudes: meta.latitudes.clone(),
+        longitudes: meta.longitudes.clone(),
+    };
+    let regridders: Vec<Option<Regridder>> = sources
+        .iter()
+        .map(|s| {
+            let h = s.header();
+            grid_problem(meta, &h.grid.latitudes, &h.grid.longitudes, "").map(|_| {
+                notes.insert(format!(
+                    "interpolating {} ({}) onto the checkpoint's {}×{} grid",
+                    h.path.display(),
+                    h.grid.describe(),
+                    target.latitudes.len(),
+                    target.longitudes.len()
+                ));
+                Regridder::new(&h.grid, &target)
+            })
+        })
+        .collect();
+    for (s, r) in sources.iter().zip(&regridders) {
+        let Some(r) = r else { continue };
         let h = s.header();
-        problems.extend(grid_problem(
-            meta,
-            &h.grid.latitudes,
-            &h.grid.longitudes,
-            &h.path.display().to_string(),
-        ));
+        let mut out = Vec::with_capacity(target.len());
+        r.apply(&vec![0.0; h.grid.len()], &mut out);
+        let outside = out.iter().filter(|v| v.is_nan()).count();
+        if outside > 0 {
+            problems.push(format!(
+                "{} ({}) does not cover {outside} of the checkpoint's {} points",
+                h.path.display(),
+                h.grid.describe(),
+                target.len(),
+            ));
+        }
     }
     if !meta.static_fields.is_empty() {
         problems.push(format!(
@@ -226,19 +261,15 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
     let fmt = |d: DateTime<Utc>| d.format("%Y-%m-%dT%H:%MZ").to_string();
     // Where each column and time is: (source, variable, level, time index).
     let mut found: Vec<[Option<Location>; 2]> = Vec::new();
-    for name in &meta.columns {
+    let wanted = super::columns_of(meta);
+    for (c, name) in meta.columns.iter().enumerate() {
         let mut at = [None, None];
         for (s, source) in sources.iter().enumerate() {
             let h = source.header();
             let Some(times) = h.time.valid_times() else { continue };
             for (v, info) in h.variables.iter().enumerate() {
                 for (l, &level) in info.levels.iter().enumerate() {
-                    let column = if info.level_type == vejr_ingest::LevelType::Surface {
-                        info.name.clone()
-                    } else {
-                        format!("{}_{}", info.name, vejr_ingest::fields::format_level(level))
-                    };
-                    if &column != name {
+                    if !same_column(info, level, name, wanted.get(c)) {
                         continue;
                     }
                     for (k, when) in [date - step, date].into_iter().enumerate() {
@@ -268,7 +299,6 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
     // checkpoint that predates units in its metadata has nothing to check against.
     let columns = super::columns_of(meta);
     let mut conversions: Vec<[Option<Conversion>; 2]> = Vec::new();
-    let mut notes = std::collections::BTreeSet::new();
     for (c, at) in found.iter().enumerate() {
         let target = columns.get(c).and_then(|c| c.units.as_deref());
         let mut pair = [None, None];
@@ -309,7 +339,7 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
         ));
     }
     for note in &notes {
-        eprintln!("forecast: converting {note}");
+        eprintln!("forecast: {note}");
     }
     let read = |k: usize| -> Result<Vec<Vec<f32>>, String> {
         found
@@ -321,7 +351,14 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
                 let points = h.grid.len();
                 let slab = sources[s].read(v, ti).map_err(|e| e.to_string())?;
                 let offset = l * h.members.len() * points;
-                let mut field = slab[offset..offset + points].to_vec();
+                let mut field = match &regridders[s] {
+                    Some(r) => {
+                        let mut out = Vec::with_capacity(target.len());
+                        r.apply(&slab[offset..offset + points], &mut out);
+                        out
+                    }
+                    None => slab[offset..offset + points].to_vec(),
+                };
                 if let Some(how) = &conversion[k] {
                     how.apply(&mut field);
                 }
@@ -347,9 +384,28 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
         sources: paths
             .iter()
             .map(|p| p.display().to_string())
-            .chain(notes.iter().map(|n| format!("converted {n}")))
+            .chain(notes.iter().cloned())
             .collect(),
     })
+}
+
+/// Whether a file's variable at `level` is the checkpoint's column `name`: by the store's name
+/// (vejr's own outputs carry it), or by the name the Copernicus CDS and vejr's NetCDF give the
+/// same variable (`t2m` for `2t`, `u10` for `10u`) on the same kind of level.
+fn same_column(info: &vejr_ingest::fields::VariableInfo, level: f64, name: &str, column: Option<&Column>) -> bool {
+    let surface = info.level_type == vejr_ingest::LevelType::Surface;
+    let composed = if surface {
+        info.name.clone()
+    } else {
+        format!("{}_{}", info.name, vejr_ingest::fields::format_level(level))
+    };
+    if composed == name {
+        return true;
+    }
+    let Some(c) = column else { return false };
+    let named = info.name == super::netcdf_output::netcdf_name(&c.variable);
+    let levelled = c.level_type != "surface";
+    named && surface != levelled && (surface || (level - c.level).abs() < 1e-6)
 }
 
 fn list(paths: &[PathBuf]) -> String {
