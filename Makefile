@@ -43,7 +43,7 @@ demo: deps
 	$(VEJR_DEV) ingest --config configs/demo.toml --overwrite
 	$(VEJR_DEV) train --config configs/demo-train.toml --overwrite
 	$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
-		--date 1996-01-16T00:00:00Z --lead 72h --out $(DEMO_OUT)/forecast-1996011600.nc
+		--date 1996-01-16T00 --lead 72h --out $(DEMO_OUT)/forecast-1996011600.nc --overwrite
 	$(VEJR_DEV) evaluate --forecast $(DEMO_OUT)/forecast-1996011600.nc --truth $(DEMO_OUT)/blizzard-1996.zarr \
 		--out $(DEMO_OUT)/scores --map-variable msl --map-leads 6,24,72
 	@echo

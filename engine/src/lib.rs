@@ -4,6 +4,7 @@
 pub mod allocator;
 pub mod backend;
 pub mod commands;
+pub mod date_argument;
 pub mod forecast;
 pub mod run_config;
 pub mod training;

@@ -22,6 +22,7 @@ struct Cli {
 enum Command {
     /// Describe NetCDF or GRIB files: variables, time axis, grid, statistics.
     Inspect {
+        /// NetCDF (3 or 4) or GRIB (1 or 2) files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Machine-readable output.
@@ -33,6 +34,7 @@ enum Command {
     },
     /// Build a training store (zarr) from the files an ingest config names.
     Ingest {
+        /// The ingest config (TOML): store, sources, variables.
         #[arg(long)]
         config: PathBuf,
         /// Replace the store if it exists.
@@ -41,6 +43,7 @@ enum Command {
     },
     /// Train a forecaster on a store (under mpirun or srun: data parallel, one rank per device).
     Train {
+        /// The training config (TOML): model, data, training.
         #[arg(long)]
         config: PathBuf,
         /// Continue the run in the config's output directory from its last checkpoint.
@@ -52,11 +55,13 @@ enum Command {
         /// Stop after this many steps (with a checkpoint), to resume later: for wall-time limits.
         #[arg(long)]
         stop_at_step: Option<usize>,
+        /// Where the network runs: cpu, or cuda (a build with --features cuda and an NVIDIA GPU).
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },
     /// Run a trained model forward from an initial condition and write CF-NetCDF or GRIB2.
     Forecast {
+        /// The trained model (a .vejr checkpoint written by vejr train).
         #[arg(long)]
         checkpoint: PathBuf,
         /// Analysis files (NetCDF or GRIB) holding t−Δt and t of every variable.
@@ -65,17 +70,22 @@ enum Command {
         /// Start from this store's analyses at --date.
         #[arg(long, requires = "date")]
         store: Option<PathBuf>,
-        /// Initial time, e.g. 1996-01-16T00:00:00Z.
-        #[arg(long, requires = "store")]
+        /// Initial time, UTC: 1996-01-16, 1996-01-16T06, 1996-01-16T06:00 or 1996-01-16T06:00:00Z.
+        #[arg(long, requires = "store", value_parser = vejr_engine::date_argument::parse_reference_time)]
         date: Option<chrono::DateTime<chrono::Utc>>,
         /// How far ahead: 240h, 10d, or a number of model steps.
         #[arg(long)]
         lead: String,
+        /// The forecast file to write (NetCDF or GRIB2, by --format).
         #[arg(long)]
         out: PathBuf,
+        /// Replace --out if it exists (it is replaced only once the new forecast is complete).
+        #[arg(long)]
+        overwrite: bool,
         /// netcdf: CF-1.10 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
+        /// Where the network runs: cpu, or cuda (a build with --features cuda and an NVIDIA GPU).
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },
@@ -138,6 +148,7 @@ fn main() -> ExitCode {
             date,
             lead,
             out,
+            overwrite,
             format,
             device,
         } => commands::forecast::run(&commands::forecast::ForecastArgs {
@@ -147,6 +158,7 @@ fn main() -> ExitCode {
             date: *date,
             lead,
             out,
+            overwrite: *overwrite,
             format: *format,
             device: *device,
         }),

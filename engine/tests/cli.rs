@@ -126,3 +126,37 @@ fn ingest_killed_midway_leaves_no_store() {
     assert_eq!(s.dates.len(), 744);
     assert!(String::from_utf8_lossy(&out.stdout).contains("744 time steps"));
 }
+
+#[test]
+fn every_option_of_every_command_says_what_it_is() {
+    for command in ["inspect", "ingest", "train", "forecast", "evaluate"] {
+        let out = vejr(&[command, "--help"]);
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let options: Vec<&str> = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Options:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert!(options.len() >= 2, "{command}: {help}");
+        for line in options {
+            // `  --name <NAME>  What it is`: two spaces or more between the flag and its help.
+            let flag_and_text = line.trim_start();
+            let text = flag_and_text.split_once("  ").map(|(_, t)| t.trim()).unwrap_or("");
+            assert!(!text.is_empty(), "{command}: {line:?} has no help text");
+        }
+        let arguments: Vec<&str> = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        for line in arguments {
+            assert!(
+                line.trim().split_once("  ").is_some(),
+                "{command}: {line:?} has no help text"
+            );
+        }
+    }
+}

@@ -410,6 +410,46 @@ fn forecast_from_cds_netcdf_and_from_vejr_s_own_output() {
     assert_eq!(units, "hours since 2019-04-01 06:00:00");
 }
 
+/// `--date` as forecasters type it, and an existing forecast kept unless `--overwrite`.
+#[test]
+fn short_dates_and_an_existing_forecast_kept_unless_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (short, full) = (dir.path().join("short.nc"), dir.path().join("full.nc"));
+    let out = forecast("2019-03-27T12", "6h", &short);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = forecast("2019-03-27T12:00:00Z", "6h", &full);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = |p: &Path| {
+        netcdf::open(p)
+            .unwrap()
+            .variable("t2m")
+            .unwrap()
+            .get_values::<f32, _>(..)
+            .unwrap()
+    };
+    assert_eq!(read(&short), read(&full));
+
+    let before = std::fs::read(&short).unwrap();
+    let out = forecast("2019-03-26", "12h", &short);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("short.nc exists; pass --overwrite to replace it"), "{err}");
+    assert_eq!(std::fs::read(&short).unwrap(), before, "refused, yet the file changed");
+    let mut args = forecast_args("2019-03-26", "12h", &short);
+    args.push("--overwrite");
+    let out = vejr(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = netcdf::open(&short).unwrap();
+    let units = text_attribute(
+        file.variable("time")
+            .unwrap()
+            .attribute_value("units")
+            .and_then(|v| v.ok()),
+    );
+    assert_eq!(units, "hours since 2019-03-26 00:00:00");
+    assert!(!dir.path().join("short.nc.partial").exists());
+}
+
 #[test]
 fn bad_initial_conditions_get_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -622,6 +662,7 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
     assert!(!scores.join("scores.csv").exists());
     let mut args = forecast_args("2019-03-25T12:00:00Z", "6h", &forecast_file);
     args[4] = damaged.to_str().unwrap();
+    args.push("--overwrite");
     let out = vejr(&args);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(

@@ -16,6 +16,7 @@ pub struct ForecastArgs<'a> {
     pub date: Option<DateTime<Utc>>,
     pub lead: &'a str,
     pub out: &'a Path,
+    pub overwrite: bool,
     pub format: forecast::OutputFormat,
     pub device: DeviceKind,
 }
@@ -36,6 +37,12 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
                 a.out.display()
             )));
         }
+    }
+    if a.out.exists() && !a.overwrite && !a.out.is_dir() {
+        return Err(CommandError::bad_input(format!(
+            "--out {} exists; pass --overwrite to replace it",
+            a.out.display()
+        )));
     }
     if a.out.is_dir() {
         return Err(CommandError::bad_input(format!(

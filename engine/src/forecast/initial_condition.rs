@@ -317,7 +317,7 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
                 Ok(conversion) => {
                     if let Some(how) = &conversion {
                         notes.insert(format!(
-                            "{}: {} in {}",
+                            "converting {}: {} in {}",
                             meta.columns[c],
                             how.describe(),
                             h.path.display()
