@@ -127,6 +127,33 @@ fn learns_real_weather_better_than_persistence() {
         "2t RMSE {rmse} K vs persistence {p_rmse} K"
     );
     assert!(dir.path().join("run/best.vejr").is_file());
+    // The summary names the validation behind best.vejr and its scores per variable.
+    let summary = stdout(&out);
+    let best_step = m
+        .iter()
+        .filter(|r| r["kind"] == "validation")
+        .min_by(|a, b| a["loss"].as_f64().unwrap().total_cmp(&b["loss"].as_f64().unwrap()))
+        .unwrap()["step"]
+        .as_u64()
+        .unwrap();
+    let best = m
+        .iter()
+        .find(|r| r["kind"] == "validation" && r["step"] == best_step)
+        .unwrap();
+    assert!(
+        summary.contains(&format!(
+            "validation RMSE at step {best_step} (best.vejr) over 26 sample(s)"
+        )),
+        "{summary}"
+    );
+    let row = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("2t "))
+        .unwrap_or_else(|| panic!("no 2t row in {summary}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], "K", "{row}");
+    let printed: f64 = cells[2].parse().unwrap();
+    assert!((printed - best["rmse"]["2t"].as_f64().unwrap()).abs() < 1e-3, "{row}");
 }
 
 #[test]

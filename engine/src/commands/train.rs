@@ -59,6 +59,24 @@ fn summary(r: &TrainReport, ranks: usize) {
         r.best_validation_loss.map_or("-".into(), |l| format!("{l:.5}")),
         crate::forecast::peak_rss_kib().map_or("?".into(), |k| format!("{:.0}", k as f64 / 1024.0))
     );
+    if let Some(v) = &r.validation {
+        println!(
+            "validation RMSE at step {}{} over {} sample(s) of the validation period:",
+            v.step,
+            if v.chose_best { " (best.vejr)" } else { "" },
+            v.samples
+        );
+        println!(
+            "  {:<12} {:<12} {:>12} {:>12} {:>8}",
+            "variable", "units", "model", "persistence", "ratio"
+        );
+        for (name, units, model, persistence) in &v.rmse {
+            println!(
+                "  {name:<12} {units:<12} {model:>12.4} {persistence:>12.4} {:>8.2}",
+                model / persistence.max(f64::MIN_POSITIVE)
+            );
+        }
+    }
     if let Some(c) = &r.last_checkpoint {
         println!("checkpoint: {}", c.display());
     }

@@ -54,6 +54,17 @@ pub struct TrainReport {
     pub samples_per_second: f64,
     pub last_checkpoint: Option<PathBuf>,
     pub best_validation_loss: Option<f64>,
+    /// The validation that chose best.vejr in this run (else the last one): per variable, its
+    /// units and the RMSE of the model and of persistence.
+    pub validation: Option<ValidationSummary>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ValidationSummary {
+    pub step: usize,
+    pub chose_best: bool,
+    pub samples: usize,
+    pub rmse: Vec<(String, String, f64, f64)>,
 }
 
 /// The store's statistics of the selected columns.
@@ -291,6 +302,7 @@ pub fn train<B: GraphAutodiffBackend>(
     };
     let started = Instant::now();
     let mut last_checkpoint = None;
+    let mut validation: Option<ValidationSummary> = None;
     let step_context = step::StepContext {
         graph: &graph_tensors,
         normalization: &norm,
@@ -331,6 +343,25 @@ pub fn train<B: GraphAutodiffBackend>(
                 let improved = progress_state.best_validation_loss.is_none_or(|b| scores.loss < b);
                 if improved {
                     progress_state.best_validation_loss = Some(scores.loss);
+                }
+                if improved || validation.as_ref().is_none_or(|v: &ValidationSummary| !v.chose_best) {
+                    validation = Some(ValidationSummary {
+                        step: done,
+                        chose_best: improved,
+                        samples: scores.samples,
+                        rmse: scores
+                            .rmse
+                            .iter()
+                            .map(|(name, model, persistence)| {
+                                let units = selected
+                                    .iter()
+                                    .find(|c| &c.name == name)
+                                    .and_then(|c| c.units.clone())
+                                    .unwrap_or_default();
+                                (name.clone(), units, *model, *persistence)
+                            })
+                            .collect(),
+                    });
                 }
                 bar.set_message(&format!(
                     "validation loss {:.4} (persistence {:.4})",
@@ -376,6 +407,7 @@ pub fn train<B: GraphAutodiffBackend>(
         samples_per_second: (steps_done * t.batch_size) as f64 / seconds.max(1e-9),
         last_checkpoint,
         best_validation_loss: progress_state.best_validation_loss,
+        validation,
     })
 }
 
