@@ -134,6 +134,85 @@ impl TrainingSection {
     pub fn max_rollout(&self) -> usize {
         self.curriculum.iter().map(|s| s.rollout).max().unwrap_or(1)
     }
+
+    /// The training, validation and (when given) test periods.
+    pub fn periods(&self) -> Vec<(&'static str, Period)> {
+        let mut ranges = vec![
+            ("training", (self.train_start, self.train_end)),
+            ("validation", (self.validation_start, self.validation_end)),
+        ];
+        if let (Some(s), Some(e)) = (self.test_start, self.test_end) {
+            ranges.push(("test", (s, e)));
+        }
+        ranges
+    }
+
+    /// Everything about the section that needs no store: values in range, a curriculum that
+    /// starts at step 0, periods that are ordered and disjoint (`vejr train` and the configs test).
+    pub fn check(&self) -> Result<(), String> {
+        let t = self;
+        if t.steps == 0
+            || t.batch_size == 0
+            || t.checkpoint_every == 0
+            || t.validate_every == 0
+            || t.keep_checkpoints == 0
+        {
+            return Err(
+                "steps, batch_size, checkpoint_every, validate_every and keep_checkpoints must be positive".into(),
+            );
+        }
+        if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
+            return Err(format!("learning_rate must be positive, not {}", t.learning_rate));
+        }
+        if !(t.final_learning_rate >= 0.0 && t.final_learning_rate.is_finite()) {
+            return Err(format!(
+                "final_learning_rate must be zero or positive, not {}",
+                t.final_learning_rate
+            ));
+        }
+        if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+            return Err(format!("weight_decay must be zero or positive, not {}", t.weight_decay));
+        }
+        for (name, beta) in [("beta_1", t.beta_1), ("beta_2", t.beta_2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(format!("{name} must lie in [0, 1), not {beta}"));
+            }
+        }
+        // 0 turns clipping off; a negative norm has no meaning.
+        if !(t.gradient_clip >= 0.0 && t.gradient_clip.is_finite()) {
+            return Err(format!(
+                "gradient_clip must be zero (off) or positive, not {}",
+                t.gradient_clip
+            ));
+        }
+        if t.curriculum.is_empty() || t.curriculum[0].from_step != 0 || t.curriculum.iter().any(|s| s.rollout == 0) {
+            return Err("curriculum must start at from_step = 0 with rollouts of at least 1".into());
+        }
+        if t.curriculum.windows(2).any(|w| w[1].from_step <= w[0].from_step) {
+            return Err("curriculum stages must have increasing from_step".into());
+        }
+
+        if self.test_start.is_some() != self.test_end.is_some() {
+            return Err("test_start and test_end go together".into());
+        }
+        let ranges = self.periods();
+        for (name, (start, end)) in &ranges {
+            if start > end {
+                return Err(format!("{name} period starts ({start}) after it ends ({end})"));
+            }
+        }
+        for i in 0..ranges.len() {
+            for j in i + 1..ranges.len() {
+                if overlaps(ranges[i].1, ranges[j].1) {
+                    return Err(format!(
+                        "{} period overlaps the {} period: they must be disjoint",
+                        ranges[j].0, ranges[i].0
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a checked config resolves to against its store.
@@ -147,7 +226,10 @@ pub struct TrainingPlan {
     pub validation_samples: Vec<usize>,
 }
 
-fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
+/// A closed interval of valid times.
+pub type Period = (DateTime<Utc>, DateTime<Utc>);
+
+fn overlaps(a: Period, b: Period) -> bool {
     a.0 <= b.1 && b.0 <= a.1
 }
 
@@ -183,62 +265,16 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
             ));
         }
     }
-    if t.steps == 0 || t.batch_size == 0 || t.checkpoint_every == 0 || t.validate_every == 0 || t.keep_checkpoints == 0
-    {
-        return Err("steps, batch_size, checkpoint_every, validate_every and keep_checkpoints must be positive".into());
-    }
-    if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
-        return Err(format!("learning_rate must be positive, not {}", t.learning_rate));
-    }
-    if !(t.final_learning_rate >= 0.0 && t.final_learning_rate.is_finite()) {
-        return Err(format!(
-            "final_learning_rate must be zero or positive, not {}",
-            t.final_learning_rate
-        ));
-    }
-    if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-        return Err(format!("weight_decay must be zero or positive, not {}", t.weight_decay));
-    }
-    for (name, beta) in [("beta_1", t.beta_1), ("beta_2", t.beta_2)] {
-        if !(0.0..1.0).contains(&beta) {
-            return Err(format!("{name} must lie in [0, 1), not {beta}"));
-        }
-    }
-    // 0 turns clipping off; a negative norm has no meaning.
-    if !(t.gradient_clip >= 0.0 && t.gradient_clip.is_finite()) {
-        return Err(format!(
-            "gradient_clip must be zero (off) or positive, not {}",
-            t.gradient_clip
-        ));
-    }
+    t.check()?;
     if t.batch_size % ranks != 0 {
         return Err(format!(
             "batch_size {} does not divide among {ranks} ranks: each rank must take the same share",
             t.batch_size
         ));
     }
-    if t.curriculum.is_empty() || t.curriculum[0].from_step != 0 || t.curriculum.iter().any(|s| s.rollout == 0) {
-        return Err("curriculum must start at from_step = 0 with rollouts of at least 1".into());
-    }
-    if t.curriculum.windows(2).any(|w| w[1].from_step <= w[0].from_step) {
-        return Err("curriculum stages must have increasing from_step".into());
-    }
-
     let (first, last) = (store.dates[0], store.dates[store.dates.len() - 1]);
-    let mut ranges = vec![
-        ("training", (t.train_start, t.train_end)),
-        ("validation", (t.validation_start, t.validation_end)),
-    ];
-    match (t.test_start, t.test_end) {
-        (Some(s), Some(e)) => ranges.push(("test", (s, e))),
-        (None, None) => {}
-        _ => return Err("test_start and test_end go together".into()),
-    }
-    for (name, (start, end)) in &ranges {
-        if start > end {
-            return Err(format!("{name} period starts ({start}) after it ends ({end})"));
-        }
-        if *start < first || *end > last {
+    for (name, (start, end)) in t.periods() {
+        if start < first || end > last {
             return Err(format!(
                 "{name} period {} to {} is outside store {} ({} to {})",
                 start.format("%Y-%m-%dT%H:%MZ"),
@@ -247,16 +283,6 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
                 first.format("%Y-%m-%dT%H:%MZ"),
                 last.format("%Y-%m-%dT%H:%MZ")
             ));
-        }
-    }
-    for i in 0..ranges.len() {
-        for j in i + 1..ranges.len() {
-            if overlaps(ranges[i].1, ranges[j].1) {
-                return Err(format!(
-                    "{} period overlaps the {} period: they must be disjoint",
-                    ranges[j].0, ranges[i].0
-                ));
-            }
         }
     }
 

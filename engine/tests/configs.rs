@@ -1,0 +1,59 @@
+//! Every config shipped in `configs/` parses and passes every check that needs no data: ingest
+//! configs as `vejr ingest` validates them, run configs' `[model]` and `[training]` sections as
+//! `vejr train` checks them before opening the store. Every config a README `vejr train`
+//! command names is a complete training run.
+
+use std::path::{Path, PathBuf};
+
+use vejr_engine::run_config::RunConfig;
+use vejr_ingest::store::IngestConfig;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+#[test]
+fn every_shipped_config_is_valid() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repository().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.lines().any(|l| l.trim() == "[store]") {
+            IngestConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            let config = RunConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if let Some(t) = &config.training {
+                t.check()
+                    .unwrap_or_else(|e| panic!("{}: [training] {e}", path.display()));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} configs found");
+}
+
+#[test]
+fn configs_the_readme_trains_with_have_a_training_section() {
+    let readme = std::fs::read_to_string(repository().join("README.md")).unwrap();
+    let mut named = Vec::new();
+    for line in readme.lines().filter(|l| l.contains("vejr train")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(i) = words.iter().position(|w| *w == "--config") {
+            named.push(words[i + 1].trim_matches(|c| c == '`' || c == '"').to_owned());
+        }
+    }
+    assert!(named.iter().any(|n| n.ends_with("era5-1deg.toml")), "{named:?}");
+    // Prose like `vejr train --config C --resume` names no file.
+    named.retain(|n| n.ends_with(".toml"));
+    for name in named {
+        let path = repository().join(&name);
+        let config = RunConfig::load(&path).unwrap_or_else(|e| panic!("README's {name}: {e}"));
+        let training = config
+            .training
+            .unwrap_or_else(|| panic!("README trains with {name}, which has no [training] section"));
+        training.check().unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
