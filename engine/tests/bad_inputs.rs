@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{checkpoint_weights, stderr, train_config, vejr, vejr_with_file_limit};
+use common::{checkpoint_weights, stderr, train_config, uk_temperature, vejr, vejr_with_file_limit};
 use vejr_ingest::test_data::shared_file;
 
 /// Exit code 2, exactly one error line containing every `expected` piece, no panic, no stdout.
@@ -111,51 +111,6 @@ fn grib_cut_inside_a_message_is_refused_naming_the_message() {
     }
 }
 
-/// Four hours of the real UK 2 m temperature (CDS legacy NetCDF, unpacked) written as a plain
-/// float NetCDF with the given units, after `spoil` has had its way with the values.
-fn uk_temperature(path: &Path, units: &str, spoil: impl Fn(&mut [f32])) {
-    let source = netcdf::open(shared_file("netcdf/era5-t2m-2019-03-uk-legacy.nc")).unwrap();
-    let read = |name: &str| -> Vec<f64> { source.variable(name).unwrap().get_values::<f64, _>(..).unwrap() };
-    let (latitudes, longitudes, times) = (read("latitude"), read("longitude"), read("time"));
-    let t2m = source.variable("t2m").unwrap();
-    let attr = |name: &str| match t2m.attribute_value(name).unwrap().unwrap() {
-        netcdf::AttributeValue::Double(v) => v,
-        other => panic!("{name}: {other:?}"),
-    };
-    let (scale, offset) = (attr("scale_factor"), attr("add_offset"));
-    let (ny, nx) = (latitudes.len(), longitudes.len());
-    let packed: Vec<i16> = t2m.get_values::<i16, _>((0..4, .., ..)).unwrap();
-    let mut values: Vec<f32> = packed.iter().map(|&p| (p as f64 * scale + offset) as f32).collect();
-    spoil(&mut values);
-
-    let mut file = netcdf::create(path).unwrap();
-    file.add_dimension("time", 4).unwrap();
-    file.add_dimension("latitude", ny).unwrap();
-    file.add_dimension("longitude", nx).unwrap();
-    let mut put = |name: &str, units: &str, values: &[f64]| {
-        let mut v = file.add_variable::<f64>(name, &[name]).unwrap();
-        v.put_attribute("units", units).unwrap();
-        v.put_values(values, ..).unwrap();
-    };
-    put("latitude", "degrees_north", &latitudes);
-    put("longitude", "degrees_east", &longitudes);
-    let time_units = source
-        .variable("time")
-        .unwrap()
-        .attribute_value("units")
-        .unwrap()
-        .unwrap();
-    let netcdf::AttributeValue::Str(time_units) = time_units else {
-        panic!("time units")
-    };
-    put("time", &time_units, &times[..4]);
-    let mut v = file
-        .add_variable::<f32>("t2m", &["time", "latitude", "longitude"])
-        .unwrap();
-    v.put_attribute("units", units).unwrap();
-    v.put_values(&values, ..).unwrap();
-}
-
 #[test]
 fn infinite_and_unphysical_values_are_refused_at_ingest_naming_file_variable_and_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,14 +145,14 @@ fn infinite_and_unphysical_values_are_refused_at_ingest_naming_file_variable_and
     ];
     for (name, units, spoil, expected) in cases {
         let path = dir.path().join(name);
-        uk_temperature(&path, units, spoil);
+        uk_temperature(&path, "t2m", units, 0..4, spoil);
         let config = ingest_config(dir.path(), &path, "t2m", "");
         assert_refused(&vejr(&["ingest", "--config", config.to_str().unwrap()]), expected);
         assert_no_store(dir.path());
     }
     // The same file unspoiled ingests, and a configured range is honoured.
     let path = dir.path().join("good.nc");
-    uk_temperature(&path, "K", |_| {});
+    uk_temperature(&path, "t2m", "K", 0..4, |_| {});
     let config = ingest_config(dir.path(), &path, "t2m", "");
     let out = vejr(&["ingest", "--config", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

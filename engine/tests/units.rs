@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{stderr, train_config, uk_store, vejr};
+use common::{stderr, train_config, uk_store, uk_temperature, vejr};
 use vejr_ingest::test_data::shared_file;
 
 /// Exit code 2, one `vejr: error:` line holding every piece, no panic.
@@ -21,55 +21,6 @@ fn assert_refused(out: &std::process::Output, expected: &[&str]) {
     for piece in expected {
         assert!(errors[0].contains(piece), "{piece:?} not in {err}");
     }
-}
-
-/// The UK 2 m temperature's first `hours` hours as a float NetCDF variable `name`, converted
-/// from kelvin by `from_kelvin` and labelled `units` (no `units` attribute when empty).
-fn uk_temperature(path: &Path, name: &str, units: &str, hours: std::ops::Range<usize>, from_kelvin: fn(f32) -> f32) {
-    let source = netcdf::open(shared_file("netcdf/era5-t2m-2019-03-uk-legacy.nc")).unwrap();
-    let read = |n: &str| -> Vec<f64> { source.variable(n).unwrap().get_values::<f64, _>(..).unwrap() };
-    let (latitudes, longitudes, times) = (read("latitude"), read("longitude"), read("time"));
-    let t2m = source.variable("t2m").unwrap();
-    let number = |n: &str| match t2m.attribute_value(n).unwrap().unwrap() {
-        netcdf::AttributeValue::Double(v) => v,
-        other => panic!("{n}: {other:?}"),
-    };
-    let (scale, offset) = (number("scale_factor"), number("add_offset"));
-    let packed: Vec<i16> = t2m.get_values::<i16, _>((hours.clone(), .., ..)).unwrap();
-    let values: Vec<f32> = packed
-        .iter()
-        .map(|&p| from_kelvin((p as f64 * scale + offset) as f32))
-        .collect();
-    let time_units = match source
-        .variable("time")
-        .unwrap()
-        .attribute_value("units")
-        .unwrap()
-        .unwrap()
-    {
-        netcdf::AttributeValue::Str(s) => s,
-        other => panic!("time units {other:?}"),
-    };
-    let mut file = netcdf::create(path).unwrap();
-    file.add_dimension("time", hours.len()).unwrap();
-    file.add_dimension("latitude", latitudes.len()).unwrap();
-    file.add_dimension("longitude", longitudes.len()).unwrap();
-    for (n, u, v) in [
-        ("latitude", "degrees_north", &latitudes[..]),
-        ("longitude", "degrees_east", &longitudes[..]),
-        ("time", time_units.as_str(), &times[hours.clone()]),
-    ] {
-        let mut var = file.add_variable::<f64>(n, &[n]).unwrap();
-        var.put_attribute("units", u).unwrap();
-        var.put_values(v, ..).unwrap();
-    }
-    let mut v = file
-        .add_variable::<f32>(name, &["time", "latitude", "longitude"])
-        .unwrap();
-    if !units.is_empty() {
-        v.put_attribute("units", units).unwrap();
-    }
-    v.put_values(&values, ..).unwrap();
 }
 
 fn ingest_config(dir: &Path, files: &[&Path], variable: &str, extra: &str) -> PathBuf {
@@ -103,7 +54,7 @@ fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
 fn ingest_converts_celsius_to_the_store_s_kelvin_and_refuses_what_does_not_convert() {
     let dir = tempfile::tempdir().unwrap();
     let kelvin = dir.path().join("kelvin.nc");
-    uk_temperature(&kelvin, "t2m", "K", 0..6, |k| k);
+    uk_temperature(&kelvin, "t2m", "K", 0..6, |_| {});
     let out = vejr(&[
         "ingest",
         "--config",
@@ -117,7 +68,9 @@ fn ingest_converts_celsius_to_the_store_s_kelvin_and_refuses_what_does_not_conve
     // The case: a file in °C becomes a store in K, with the line saying so.
     for spelling in ["degC", "Celsius", "°C"] {
         let celsius = dir.path().join("celsius.nc");
-        uk_temperature(&celsius, "t2m", spelling, 0..6, |k| k - 273.15);
+        uk_temperature(&celsius, "t2m", spelling, 0..6, |v| {
+            v.iter_mut().for_each(|k| *k -= 273.15)
+        });
         let config = ingest_config(dir.path(), &[&celsius], "t2m", "");
         let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
         let err = stderr(&out);
@@ -135,8 +88,8 @@ fn ingest_converts_celsius_to_the_store_s_kelvin_and_refuses_what_does_not_conve
 
     // Two files in different units make one store in the first's units (kelvin here).
     let (early, late) = (dir.path().join("early.nc"), dir.path().join("late.nc"));
-    uk_temperature(&early, "t2m", "K", 0..3, |k| k);
-    uk_temperature(&late, "t2m", "degC", 3..6, |k| k - 273.15);
+    uk_temperature(&early, "t2m", "K", 0..3, |_| {});
+    uk_temperature(&late, "t2m", "degC", 3..6, |v| v.iter_mut().for_each(|k| *k -= 273.15));
     let config = ingest_config(dir.path(), &[&early, &late], "t2m", "");
     let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -187,7 +140,7 @@ fn ingest_converts_celsius_to_the_store_s_kelvin_and_refuses_what_does_not_conve
         ),
     ];
     for (units, extra, expected) in cases {
-        uk_temperature(&wrong, "t2m", units, 0..6, |k| k);
+        uk_temperature(&wrong, "t2m", units, 0..6, |_| {});
         let config = ingest_config(dir.path(), &[&wrong], "t2m", extra);
         let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
         assert_refused(&out, expected);

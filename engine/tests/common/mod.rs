@@ -147,3 +147,57 @@ pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Hours `hours` of the real UK 2 m temperature (CDS legacy NetCDF, unpacked) written as a plain
+/// float NetCDF variable `name` labelled `units` (no `units` attribute when empty), after `change`
+/// has had its way with the values in kelvin (a conversion, or damage).
+pub fn uk_temperature(
+    path: &Path,
+    name: &str,
+    units: &str,
+    hours: std::ops::Range<usize>,
+    change: impl Fn(&mut [f32]),
+) {
+    let source = netcdf::open(shared_file("netcdf/era5-t2m-2019-03-uk-legacy.nc")).unwrap();
+    let read = |n: &str| -> Vec<f64> { source.variable(n).unwrap().get_values::<f64, _>(..).unwrap() };
+    let (latitudes, longitudes, times) = (read("latitude"), read("longitude"), read("time"));
+    let t2m = source.variable("t2m").unwrap();
+    let number = |n: &str| match t2m.attribute_value(n).unwrap().unwrap() {
+        netcdf::AttributeValue::Double(v) => v,
+        other => panic!("{n}: {other:?}"),
+    };
+    let (scale, offset) = (number("scale_factor"), number("add_offset"));
+    let packed: Vec<i16> = t2m.get_values::<i16, _>((hours.clone(), .., ..)).unwrap();
+    let mut values: Vec<f32> = packed.iter().map(|&p| (p as f64 * scale + offset) as f32).collect();
+    change(&mut values);
+    let time_units = match source
+        .variable("time")
+        .unwrap()
+        .attribute_value("units")
+        .unwrap()
+        .unwrap()
+    {
+        netcdf::AttributeValue::Str(s) => s,
+        other => panic!("time units {other:?}"),
+    };
+    let mut file = netcdf::create(path).unwrap();
+    file.add_dimension("time", hours.len()).unwrap();
+    file.add_dimension("latitude", latitudes.len()).unwrap();
+    file.add_dimension("longitude", longitudes.len()).unwrap();
+    for (n, u, v) in [
+        ("latitude", "degrees_north", &latitudes[..]),
+        ("longitude", "degrees_east", &longitudes[..]),
+        ("time", time_units.as_str(), &times[hours.clone()]),
+    ] {
+        let mut var = file.add_variable::<f64>(n, &[n]).unwrap();
+        var.put_attribute("units", u).unwrap();
+        var.put_values(v, ..).unwrap();
+    }
+    let mut v = file
+        .add_variable::<f32>(name, &["time", "latitude", "longitude"])
+        .unwrap();
+    if !units.is_empty() {
+        v.put_attribute("units", units).unwrap();
+    }
+    v.put_values(&values, ..).unwrap();
+}
