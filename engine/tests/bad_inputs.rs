@@ -8,21 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{checkpoint_weights, stderr, train_config, uk_temperature, vejr, vejr_with_file_limit};
+use common::{assert_refused, checkpoint_weights, stderr, train_config, uk_temperature, vejr, vejr_with_file_limit};
 use vejr_ingest::test_data::shared_file;
-
-/// Exit code 2, exactly one error line containing every `expected` piece, no panic, no stdout.
-fn assert_refused(out: &Output, expected: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("vejr: error: ")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for piece in expected {
-        assert!(errors[0].contains(piece), "{piece:?} not in {err}");
-    }
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
-}
 
 fn ingest_config(dir: &Path, file: &Path, variable: &str, extra: &str) -> PathBuf {
     let config = dir.join("ingest.toml");

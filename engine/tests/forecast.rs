@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vejr_ingest::test_data::shared_file;
 
 mod common;
-use common::{set_model, stderr, stdout, train_config, uk_store, vejr, vejr_with_file_limit};
+use common::{read_all, set_model, stderr, stdout, train_config, uk_store, vejr, vejr_with_file_limit};
 
 /// The test-sized model trained on 1–24 March (once per test binary).
 fn checkpoint() -> &'static Path {
@@ -383,14 +383,7 @@ fn forecast_from_cds_netcdf_and_from_vejr_s_own_output() {
     );
     let out = forecast("2019-03-31T18:00:00Z", "12h", &from_store);
     assert!(out.status.success(), "{}", stderr(&out));
-    let read = |p: &Path| {
-        netcdf::open(p)
-            .unwrap()
-            .variable("t2m")
-            .unwrap()
-            .get_values::<f32, _>(..)
-            .unwrap()
-    };
+    let read = |p: &Path| read_all(p, "t2m");
     let (a, b) = (read(&from_cds), read(&from_store));
     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     // The same ERA5 analyses, GRIB-decoded for the store and NetCDF-decoded here.
@@ -419,14 +412,7 @@ fn short_dates_and_an_existing_forecast_kept_unless_overwrite() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = forecast("2019-03-27T12:00:00Z", "6h", &full);
     assert!(out.status.success(), "{}", stderr(&out));
-    let read = |p: &Path| {
-        netcdf::open(p)
-            .unwrap()
-            .variable("t2m")
-            .unwrap()
-            .get_values::<f32, _>(..)
-            .unwrap()
-    };
+    let read = |p: &Path| read_all(p, "t2m");
     assert_eq!(read(&short), read(&full));
 
     let before = std::fs::read(&short).unwrap();

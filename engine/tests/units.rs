@@ -8,20 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{stderr, train_config, uk_store, uk_temperature, vejr};
+use common::{assert_refused, read_all, stderr, train_config, uk_store, uk_temperature, vejr};
 use vejr_ingest::test_data::shared_file;
-
-/// Exit code 2, one `vejr: error:` line holding every piece, no panic.
-fn assert_refused(out: &std::process::Output, expected: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("vejr: error: ")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for piece in expected {
-        assert!(errors[0].contains(piece), "{piece:?} not in {err}");
-    }
-}
 
 fn ingest_config(dir: &Path, files: &[&Path], variable: &str, extra: &str) -> PathBuf {
     let config = dir.join("ingest.toml");
@@ -246,11 +234,6 @@ fn checkpoint() -> &'static Path {
         assert!(out.status.success(), "{}", stderr(&out));
         dir.join("run/checkpoints/step-0000004.vejr")
     })
-}
-
-fn read_all(path: &Path, variable: &str) -> Vec<f32> {
-    let file = netcdf::open(path).unwrap();
-    file.variable(variable).unwrap().get_values::<f32, _>(..).unwrap()
 }
 
 #[test]

@@ -201,3 +201,22 @@ pub fn uk_temperature(
     }
     v.put_values(&values, ..).unwrap();
 }
+
+/// Exit code 2, exactly one error line containing every `expected` piece, no panic, no stdout.
+pub fn assert_refused(out: &Output, expected: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("vejr: error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for piece in expected {
+        assert!(errors[0].contains(piece), "{piece:?} not in {err}");
+    }
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// Every value of `variable` in a NetCDF file.
+pub fn read_all(path: &Path, variable: &str) -> Vec<f32> {
+    let file = netcdf::open(path).unwrap();
+    file.variable(variable).unwrap().get_values::<f32, _>(..).unwrap()
+}
