@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use vejr_ingest::store::Store;
 
-use crate::verification::{self, ForecastFile, plots};
+use crate::verification::display_units::DisplayUnits;
+use crate::verification::maps::{MapCase, map_panels};
+use crate::verification::score_charts::score_chart;
+use crate::verification::{self, ForecastFile};
 use crate::{CommandError, CommandResult};
 
 pub struct EvaluateArgs<'a> {
@@ -65,10 +68,17 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
 
     let mut pictures = Vec::new();
     let columns: Vec<String> = forecasts[0].columns.iter().map(|c| c.0.clone()).collect();
+    let cases = describe_cases(&forecasts);
     for column in &columns {
+        // Charts in the truth's units (what the scores are in), shown as a forecaster reads them.
+        let units = DisplayUnits::of(
+            truth
+                .column_index(column)
+                .and_then(|tc| truth.columns[tc].units.as_deref()),
+        );
         for (acc, name) in [(false, "rmse"), (true, "acc")] {
             let path = a.out.join(format!("{name}_{column}.png"));
-            plots::score_chart(&table, column, acc, &path).map_err(CommandError::failure)?;
+            score_chart(&table, column, acc, &units, &cases, &path).map_err(CommandError::failure)?;
             pictures.push(path);
         }
     }
@@ -95,15 +105,46 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         let valid = first.reference_time + chrono::TimeDelta::hours(lead);
         let Some(t) = truth.time_index(valid) else { continue };
         let observed = truth.read_sample(t, &[tc])?[..truth.grid.len()].to_vec();
-        let forecast = first.field(c, k).map_err(CommandError::failure)?;
+        let mut forecast = first.field(c, k).map_err(CommandError::failure)?;
+        let truth_units = truth.columns[tc].units.as_deref();
+        if let Some(how) = truth_units
+            .map(|target| {
+                vejr_ingest::units::field_conversion(
+                    first.units[c].as_deref(),
+                    Some(target),
+                    first.standard_names[c].as_deref(),
+                    "the truth's",
+                )
+            })
+            .transpose()
+            .map_err(|m| CommandError::bad_input(format!("{}: {map_column} {m}", first.path.display())))?
+            .flatten()
+        {
+            how.apply(&mut forecast);
+        }
         let path = a.out.join(format!("map_{map_column}_{lead:03}h.png"));
         let title = format!(
-            "{map_column} from {} at +{lead} h (valid {})",
+            "{map_column} +{lead} h from {} (valid {}){}",
             first.reference_time.format("%Y-%m-%d %HZ"),
-            valid.format("%Y-%m-%d %HZ")
+            valid.format("%Y-%m-%d %HZ"),
+            if forecasts.len() > 1 {
+                format!(": the first of {} forecasts", forecasts.len())
+            } else {
+                String::new()
+            }
         );
-        plots::map_panels(&first.latitudes, &first.longitudes, &forecast, &observed, &title, &path)
-            .map_err(CommandError::failure)?;
+        let case = MapCase {
+            latitudes: &first.latitudes,
+            longitudes: &first.longitudes,
+            forecast: &forecast,
+            truth: &observed,
+            units: DisplayUnits::of(truth_units),
+            variable: map_column,
+            title,
+        };
+        if let Some(note) = map_panels(&case, &path).map_err(CommandError::failure)? {
+            eprintln!("evaluate: {note}");
+        }
         pictures.push(path);
     }
     println!("scores: {}", csv.display());
@@ -111,4 +152,19 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         println!("plot: {}", p.display());
     }
     Ok(())
+}
+
+/// "1 forecast from 1996-01-16 00Z", "12 forecasts, 2019-03-01 00Z to 2019-03-12 00Z".
+fn describe_cases(forecasts: &[ForecastFile]) -> String {
+    let times: Vec<_> = forecasts.iter().map(|f| f.reference_time).collect();
+    let (first, last) = (times.iter().min(), times.iter().max());
+    match (forecasts.len(), first, last) {
+        (1, Some(t), _) => format!("1 forecast from {}", t.format("%Y-%m-%d %HZ")),
+        (n, Some(a), Some(b)) => format!(
+            "{n} forecasts, {} to {}",
+            a.format("%Y-%m-%d %HZ"),
+            b.format("%Y-%m-%d %HZ")
+        ),
+        _ => String::new(),
+    }
 }

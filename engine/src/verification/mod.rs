@@ -1,7 +1,12 @@
 //! `vejr evaluate`: forecasts against analyses, next to persistence and climatology on the same
 //! cases, per variable, level and lead time.
 
-pub mod plots;
+pub mod coastlines;
+pub mod colour_scales;
+pub mod contours;
+pub mod display_units;
+pub mod maps;
+pub mod score_charts;
 pub mod scores;
 
 use std::collections::BTreeMap;
