@@ -82,7 +82,7 @@ enum Command {
         /// Replace --out if it exists (it is replaced only once the new forecast is complete).
         #[arg(long)]
         overwrite: bool,
-        /// netcdf: CF-1.10 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
+        /// netcdf: CF-1.8 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
         /// Where the network runs: cpu, or cuda (a build with --features cuda and an NVIDIA GPU).

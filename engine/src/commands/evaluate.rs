@@ -61,6 +61,9 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         None => verification::climatology(&truth).map_err(CommandError::failure)?,
     };
     let table = verification::evaluate(&forecasts, &truth, &climatology).map_err(CommandError::bad_input)?;
+    for line in verification::period_warnings(&forecasts) {
+        eprintln!("evaluate: warning: {line}");
+    }
     std::fs::create_dir_all(a.out).map_err(|e| CommandError::failure(format!("{}: {e}", a.out.display())))?;
     let csv = a.out.join("scores.csv");
     verification::write_csv(&table, &csv).map_err(CommandError::failure)?;

@@ -148,14 +148,9 @@ pub fn run<B: GraphBackend>(
             "checkpoint_vejr_version",
             format!("{} ({})", meta.vejr_version, meta.git_revision),
         ),
-        (
-            "training_period",
-            format!(
-                "{} to {}",
-                training["train_start"].as_str().unwrap_or("?"),
-                training["train_end"].as_str().unwrap_or("?")
-            ),
-        ),
+        ("training_period", period(training, "train")),
+        // What best.vejr was chosen on: `vejr evaluate` says so when it scores those days.
+        ("validation_period", period(training, "validation")),
         ("initial_condition", initial.sources.join(", ")),
         (
             "history",
@@ -238,4 +233,13 @@ fn checkpoint_fingerprint(path: &Path) -> String {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     });
     format!("{h:016x}")
+}
+
+/// `"1996-01-05T00:00:00Z to 1996-01-15T18:00:00Z"` from a checkpoint's training section.
+fn period(training: &serde_json::Value, which: &str) -> String {
+    format!(
+        "{} to {}",
+        training[format!("{which}_start")].as_str().unwrap_or("?"),
+        training[format!("{which}_end")].as_str().unwrap_or("?")
+    )
 }

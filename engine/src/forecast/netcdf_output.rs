@@ -1,4 +1,4 @@
-//! The forecast as CF-1.10 NetCDF4, written one lead time at a time so memory stays flat
+//! The forecast as CF-1.8 NetCDF4, written one lead time at a time so memory stays flat
 //! however long the forecast. The file exists as `F.nc.partial` until the last step is in and
 //! synced; only then is it renamed to `F.nc`.
 //!
@@ -193,7 +193,7 @@ impl ForecastWriter {
             variables[slot].1[level] = Some(channel);
         }
 
-        file.add_attribute("Conventions", "CF-1.10").map_err(e)?;
+        file.add_attribute("Conventions", "CF-1.8").map_err(e)?;
         file.add_attribute("title", "vejr machine-learned forecast")
             .map_err(e)?;
         file.add_attribute("source", "vejr graph neural network forecaster")

@@ -32,7 +32,17 @@ pub struct ForecastFile {
     /// Per column, the `units` attribute of its variable.
     pub units: Vec<Option<String>>,
     pub standard_names: Vec<Option<String>>,
+    /// The checkpoint's training and validation periods, from the file's global attributes.
+    pub training_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub validation_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     file: netcdf::File,
+}
+
+/// `"A to B"` as the forecast writes a period; None for anything else (older files, "?").
+fn parse_period(text: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (a, b) = text.split_once(" to ")?;
+    let parse = |t: &str| t.trim().parse::<DateTime<Utc>>().ok();
+    Some((parse(a)?, parse(b)?))
 }
 
 fn nc(path: &Path, e: impl std::fmt::Display) -> String {
@@ -101,6 +111,11 @@ impl ForecastFile {
                 standard_names.push(text("standard_name"));
             }
         }
+        let period = |name: &str| match file.attribute(name).map(|a| a.value()) {
+            Some(Ok(netcdf::AttributeValue::Str(s))) => parse_period(&s),
+            _ => None,
+        };
+        let (training_period, validation_period) = (period("training_period"), period("validation_period"));
         // Files run west to east across the domain; scores compare in the store's order.
         let (store_columns, longitudes) = crate::forecast::longitude_order::to_store_order(&get("longitude")?);
         Ok(Self {
@@ -113,11 +128,21 @@ impl ForecastFile {
             columns,
             units,
             standard_names,
+            training_period,
+            validation_period,
             file,
         })
     }
 
     /// The field of column `c` at lead index `k`.
+    /// Valid times of the forecast (reference time plus each lead).
+    pub fn valid_times(&self) -> Vec<DateTime<Utc>> {
+        self.lead_hours
+            .iter()
+            .map(|h| self.reference_time + TimeDelta::seconds((h * 3600.0).round() as i64))
+            .collect()
+    }
+
     pub fn field(&self, c: usize, k: usize) -> Result<Vec<f32>, String> {
         let (_, variable, level) = &self.columns[c];
         let v = self.file.variable(variable).ok_or("variable vanished")?;
@@ -256,6 +281,43 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f3
     Ok(table)
 }
 
+/// Lines saying how many forecasts verify on days the checkpoint was trained or chosen on:
+/// such scores flatter the model (WeatherBench 2 scores a held-out test year).
+pub fn period_warnings(forecasts: &[ForecastFile]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (what, period_of) in [
+        (
+            "training",
+            (|f: &ForecastFile| f.training_period) as fn(&ForecastFile) -> _,
+        ),
+        ("validation", |f: &ForecastFile| f.validation_period),
+    ] {
+        let inside: Vec<&ForecastFile> = forecasts
+            .iter()
+            .filter(|f| {
+                period_of(f).is_some_and(|(a, b)| {
+                    f.valid_times()
+                        .iter()
+                        .chain([&f.reference_time])
+                        .any(|t| (a..=b).contains(t))
+                })
+            })
+            .collect();
+        if let Some(first) = inside.first() {
+            let (a, b) = period_of(first).expect("filtered");
+            lines.push(format!(
+                "{} of {} forecast(s) verify inside the checkpoint's {what} period ({} to {}){}: these scores are not independent of the model; score days outside it (a test period)",
+                inside.len(),
+                forecasts.len(),
+                a.format("%Y-%m-%d %HZ"),
+                b.format("%Y-%m-%d %HZ"),
+                if what == "validation" { ", on which best.vejr was chosen" } else { "" }
+            ));
+        }
+    }
+    lines
+}
+
 pub fn write_csv(table: &ScoreTable, path: &Path) -> Result<(), String> {
     let mut text = String::from("system,variable,lead_hours,rmse,acc,bias,cases\n");
     for ((column, lead, system), a) in table {
@@ -303,4 +365,18 @@ pub fn format_table(table: &ScoreTable) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_read_back_as_the_forecast_writes_them() {
+        let (a, b) = parse_period("1996-01-05T00:00:00Z to 1996-01-15T18:00:00Z").unwrap();
+        assert_eq!(a.to_rfc3339(), "1996-01-05T00:00:00+00:00");
+        assert_eq!(b.to_rfc3339(), "1996-01-15T18:00:00+00:00");
+        assert_eq!(parse_period("? to ?"), None);
+        assert_eq!(parse_period("1996-01-05T00:00:00Z"), None);
+    }
 }
