@@ -82,6 +82,9 @@ enum Command {
         /// Replace --out if it exists (it is replaced only once the new forecast is complete).
         #[arg(long)]
         overwrite: bool,
+        /// Write the initial state as lead 0, the first time step (as anemoi-inference does).
+        #[arg(long)]
+        write_initial_state: bool,
         /// netcdf: CF-1.8 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
             lead,
             out,
             overwrite,
+            write_initial_state,
             format,
             device,
         } => commands::forecast::run(&commands::forecast::ForecastArgs {
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
             out,
             overwrite: *overwrite,
             format: *format,
+            write_initial_state: *write_initial_state,
             device: *device,
         }),
         Command::Evaluate {

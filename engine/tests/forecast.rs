@@ -666,3 +666,48 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
         stderr(&out)
     );
 }
+
+/// `--write-initial-state`: lead 0 is the store's analysis at the initial time, and evaluate
+/// scores from the first step (lead 0 is no forecast).
+#[test]
+fn initial_state_written_as_lead_zero_when_asked_and_not_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.nc");
+    let mut args = forecast_args("2019-03-31T12:00:00Z", "6h", &path);
+    args.push("--write-initial-state");
+    let out = vejr(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forecast = vejr_engine::verification::ForecastFile::open(&path).unwrap();
+    assert_eq!(forecast.lead_hours, vec![0.0, 6.0]);
+    let store = vejr_ingest::store::Store::open(uk_store()).unwrap();
+    let t = store.time_index("2019-03-31T12:00:00Z".parse().unwrap()).unwrap();
+    let analysis = store.read_sample(t, &[store.column_index("2t").unwrap()]).unwrap();
+    let column = forecast.columns.iter().position(|c| c.0 == "2t").unwrap();
+    let lead_zero = forecast.field(column, 0).unwrap();
+    let worst = lead_zero
+        .iter()
+        .zip(&analysis[..store.grid.len()])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "lead 0 differs from the analysis by {worst} K");
+    let moved = forecast.field(column, 1).unwrap();
+    assert!(
+        moved.iter().zip(&lead_zero).any(|(a, b)| (a - b).abs() > 0.01),
+        "+6 h is a forecast"
+    );
+
+    let scores = dir.path().join("scores");
+    let out = vejr(&[
+        "evaluate",
+        "--forecast",
+        path.to_str().unwrap(),
+        "--truth",
+        uk_store().to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(scores.join("scores.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("model,2t,6,")), "{csv}");
+    assert!(!csv.lines().any(|l| l.contains(",2t,0,")), "{csv}");
+}

@@ -94,8 +94,16 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         .ok_or_else(|| CommandError::bad_input(format!("--map-variable {map_column} is not in the forecast")))?;
     let tc = truth.column_index(map_column).expect("checked by evaluate");
     let leads: Vec<i64> = if a.map_leads.is_empty() {
-        let all: Vec<i64> = first.lead_hours.iter().map(|h| h.round() as i64).collect();
-        vec![all[0], all[all.len() - 1]]
+        let all: Vec<i64> = first
+            .lead_hours
+            .iter()
+            .map(|h| h.round() as i64)
+            .filter(|&h| h > 0)
+            .collect();
+        match (all.first(), all.last()) {
+            (Some(&a), Some(&b)) => vec![a, b],
+            _ => return Err(CommandError::bad_input("the forecast has no lead time after 0 to map")),
+        }
     } else {
         a.map_leads.to_vec()
     };

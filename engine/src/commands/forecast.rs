@@ -18,6 +18,7 @@ pub struct ForecastArgs<'a> {
     pub out: &'a Path,
     pub overwrite: bool,
     pub format: forecast::OutputFormat,
+    pub write_initial_state: bool,
     pub device: DeviceKind,
 }
 
@@ -61,24 +62,22 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
     }
     .map_err(CommandError::bad_input)?;
     let reference = initial.reference_time;
+    let output = forecast::OutputRequest {
+        path: a.out,
+        format: a.format,
+        write_initial_state: a.write_initial_state,
+    };
     let report = match a.device {
-        DeviceKind::Cpu => forecast::run::<crate::backend::Cpu>(
-            a.checkpoint,
-            &meta,
-            initial,
-            steps,
-            a.out,
-            a.format,
-            &Default::default(),
-        )?,
+        DeviceKind::Cpu => {
+            forecast::run::<crate::backend::Cpu>(a.checkpoint, &meta, initial, steps, &output, &Default::default())?
+        }
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => forecast::run::<crate::backend::Gpu>(
             a.checkpoint,
             &meta,
             initial,
             steps,
-            a.out,
-            a.format,
+            &output,
             &crate::backend::cuda_device(0)?,
         )?,
         #[cfg(not(feature = "cuda"))]

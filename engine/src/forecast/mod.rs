@@ -102,15 +102,23 @@ pub fn columns_of(meta: &CheckpointMetadata) -> Vec<Column> {
     })
 }
 
+/// Where and how the forecast is written.
+pub struct OutputRequest<'a> {
+    pub path: &'a Path,
+    pub format: OutputFormat,
+    /// The initial state as lead 0, the first time step (as anemoi-inference writes it).
+    pub write_initial_state: bool,
+}
+
 pub fn run<B: GraphBackend>(
     checkpoint_path: &Path,
     meta: &CheckpointMetadata,
     initial: InitialCondition,
     steps: usize,
-    out: &Path,
-    format: OutputFormat,
+    output: &OutputRequest,
     device: &B::Device,
 ) -> CommandResult<ForecastReport> {
+    let (out, format) = (output.path, output.format);
     let expected = Expectation {
         columns: Some(&meta.columns),
         latitudes: Some(&meta.latitudes),
@@ -192,6 +200,11 @@ pub fn run<B: GraphBackend>(
         .and_then(|v| v.parse().ok())
         .map(std::time::Duration::from_millis);
     let mut failure: Option<String> = None;
+    if output.write_initial_state {
+        writer
+            .write_step(reference, &initial.current)
+            .map_err(CommandError::failure)?;
+    }
     model.rollout(
         &tensors,
         &meta.normalization,

@@ -252,6 +252,11 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f3
             }
             let initial = truth_field(truth, tc, f.reference_time)?;
             for (k, &hours) in f.lead_hours.iter().enumerate() {
+                // Lead 0 (--write-initial-state) is the initial condition, not a forecast:
+                // WeatherBench 2 scores from the first step.
+                if hours <= 0.0 {
+                    continue;
+                }
                 let valid = f.reference_time + TimeDelta::seconds((hours * 3600.0).round() as i64);
                 let Some(observed) = truth_field(truth, tc, valid)? else {
                     continue;
