@@ -116,7 +116,18 @@ fn forecast_file_is_cf_with_lead_and_valid_times() {
     assert_eq!(attr("t2m", "vejr_store_name"), "2t");
     assert_eq!(attr("t2m", "units"), "K");
     assert_eq!(attr("t2m", "standard_name"), "air_temperature", "from ecCodes' cfName");
-    assert_eq!(attr("t2m", "coordinates"), "forecast_reference_time forecast_period");
+    // 2 m above ground, as a CF scalar coordinate.
+    assert_eq!(
+        attr("t2m", "coordinates"),
+        "forecast_reference_time forecast_period height2m"
+    );
+    assert_eq!(attr("height2m", "standard_name"), "height");
+    assert_eq!(attr("height2m", "units"), "m");
+    assert_eq!(attr("height2m", "positive"), "up");
+    assert_eq!(
+        file.variable("height2m").unwrap().get_values::<f64, _>(..).unwrap(),
+        vec![2.0]
+    );
     let values = |name: &str| file.variable(name).unwrap().get_values::<f64, _>(..).unwrap();
     assert_eq!(values("forecast_period"), vec![6.0, 12.0, 18.0, 24.0]);
     assert_eq!(values("time"), vec![6.0, 12.0, 18.0, 24.0]);

@@ -206,7 +206,13 @@ impl GribSource {
             if level_type == LevelType::Surface {
                 levels = vec![0.0];
             }
-            let collides = order.iter().filter(|(s, _, _)| s == short_name).count() > 1;
+            // A short name on one single level and on a vertical coordinate (the demo's surface
+            // u and u on 500 hPa) keeps its name in both: their columns differ (`u`, `u_500`).
+            // Two single levels, or two vertical coordinates, of one name are told apart here.
+            let collides = order
+                .iter()
+                .filter(|(s, t, l)| s == short_name && (t != type_of_level || l != single))
+                .any(|(_, _, l)| l.is_some() == single.is_some());
             let name = if collides {
                 format!(
                     "{short_name}_{type_of_level}_{}",

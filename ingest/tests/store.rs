@@ -240,8 +240,19 @@ fn blizzard_analyses_with_metadata_from_the_config() {
     .unwrap();
     let store = Store::open(&config.store.path).unwrap();
     let names: Vec<&str> = store.columns.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["msl", "t", "u", "v", "u500", "v500"]);
-    // Some analyses are missing at every point (t and v at 09 06Z, v500 at 14 00Z, v at 14 06Z):
+    assert_eq!(names, ["msl", "t", "u", "u_500", "v", "v_500"]);
+    // U500storm.cdf's `u` has no level axis; the config's level hint puts it on 500 hPa, next
+    // to the surface `u` of the same name.
+    let u500 = &store.columns[3];
+    assert_eq!(
+        (u500.variable.as_str(), u500.level_type.as_str(), u500.level),
+        ("u", "pressure_level", 500.0)
+    );
+    assert_eq!(
+        (store.columns[2].level_type.as_str(), store.columns[2].level),
+        ("surface", 0.0)
+    );
+    // Some analyses are missing at every point (t and v at 09 06Z, v_500 at 14 00Z, v at 14 06Z):
     // those times are gaps, left out.
     assert_eq!(store.dates.len(), 61);
     let gap = Utc.with_ymd_and_hms(1996, 1, 9, 6, 0, 0).unwrap();

@@ -197,6 +197,24 @@ pub fn from_store(path: &Path, date: DateTime<Utc>, meta: &CheckpointMetadata) -
 type Location = (usize, usize, usize, usize);
 
 /// From analysis files: the last time they hold is t, the one a time step before is t−Δt.
+/// Per grid point, whether it is inside the domain the checkpoint was trained on: all of them
+/// unless the checkpoint lists `outside_domain` points (its store's mask; older checkpoints do
+/// not, and then every point needs a value).
+fn inside_domain(meta: &CheckpointMetadata, points: usize) -> Vec<bool> {
+    let mut inside = vec![true; points];
+    let outside: Vec<usize> = meta
+        .training
+        .get("outside_domain")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    for p in outside {
+        if let Some(x) = inside.get_mut(p) {
+            *x = false;
+        }
+    }
+    inside
+}
+
 pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<InitialCondition, String> {
     let mut sources = Vec::new();
     for p in paths {
@@ -367,8 +385,11 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
             .collect()
     };
     let (previous, current) = (read(0)?, read(1)?);
-    let mut problems = nan_problems(meta, &previous, None, date - step);
-    problems.extend(nan_problems(meta, &current, None, date));
+    // Points outside the training store's domain (a regional model's own output has them
+    // missing) may be missing here too; every other point must have a value.
+    let allowed = inside_domain(meta, previous.first().map_or(0, Vec::len));
+    let mut problems = nan_problems(meta, &previous, Some(&allowed), date - step);
+    problems.extend(nan_problems(meta, &current, Some(&allowed), date));
     if !problems.is_empty() {
         return Err(format!(
             "initial condition from {}: {}",

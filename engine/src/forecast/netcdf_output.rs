@@ -49,6 +49,26 @@ pub fn netcdf_name(name: &str) -> String {
     }
 }
 
+/// The height of a 2 m or 10 m variable: ecCodes' short names say it (`2t`, `10u`, `100v`),
+/// as does a `heightAboveGround` level.
+pub fn height_above_ground(c: &Column) -> Option<f64> {
+    if c.level_type == "heightAboveGround" {
+        return Some(c.level);
+    }
+    if c.level_type != "surface" {
+        return None;
+    }
+    let digits = c.name.chars().take_while(|ch| ch.is_ascii_digit()).count();
+    let rest = &c.name[digits..];
+    (digits > 0 && !rest.is_empty() && rest.chars().all(|ch| ch.is_ascii_alphabetic()))
+        .then(|| c.name[..digits].parse().ok())
+        .flatten()
+}
+
+fn height_name(h: f64) -> String {
+    format!("height{}m", vejr_ingest::fields::format_level(h))
+}
+
 pub fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
@@ -144,12 +164,41 @@ impl ForecastWriter {
             v.put_values(values, ..).map_err(e)?;
         }
 
-        // Output variables: one per store variable, levelled ones on pressure_level.
+        // Output variables: one per store variable, levelled ones on pressure_level. A
+        // single-level variable that shares its name with a levelled one (a surface `u` next
+        // to `u` on 500 hPa) is written `u_surface`.
+        let levelled_names: Vec<String> = columns
+            .iter()
+            .filter(|c| c.level_type == "pressure_level")
+            .map(|c| netcdf_name(&c.variable))
+            .collect();
+        let mut heights: Vec<f64> = Vec::new();
         let mut variables: Vec<(String, Vec<Option<usize>>)> = Vec::new();
         for (channel, c) in columns.iter().enumerate() {
             let levelled = c.level_type == "pressure_level";
             let store_name = if levelled { c.variable.clone() } else { c.name.clone() };
-            let name = netcdf_name(&store_name);
+            let mut name = netcdf_name(&store_name);
+            if !levelled && levelled_names.contains(&name) {
+                name = format!("{name}_{}", c.level_type);
+            }
+            // 2 m and 10 m variables carry their height as a scalar coordinate (CF 5.7).
+            let height = height_above_ground(c);
+            if let Some(h) = height
+                && !heights.contains(&h)
+            {
+                let mut v = file.add_variable::<f64>(&height_name(h), &[]).map_err(e)?;
+                for (k, val) in [
+                    ("standard_name", "height"),
+                    ("long_name", "height above ground"),
+                    ("units", "m"),
+                    ("positive", "up"),
+                    ("axis", "Z"),
+                ] {
+                    v.put_attribute(k, val).map_err(e)?;
+                }
+                v.put_value(h, ..).map_err(e)?;
+                heights.push(h);
+            }
             let slot = match variables.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
                 None => {
@@ -178,8 +227,11 @@ impl ForecastWriter {
                     .map_err(e)?;
                     v.put_attribute("units", c.units.clone().unwrap_or_else(|| "1".into()).as_str())
                         .map_err(e)?;
-                    v.put_attribute("coordinates", "forecast_reference_time forecast_period")
-                        .map_err(e)?;
+                    let coordinates = match height {
+                        Some(h) => format!("forecast_reference_time forecast_period {}", height_name(h)),
+                        None => "forecast_reference_time forecast_period".to_owned(),
+                    };
+                    v.put_attribute("coordinates", coordinates.as_str()).map_err(e)?;
                     v.put_attribute("vejr_store_name", store_name.as_str()).map_err(e)?;
                     variables.push((name.clone(), vec![None; width]));
                     variables.len() - 1
@@ -289,7 +341,20 @@ impl Drop for ForecastWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::netcdf_name;
+    use super::{Column, height_above_ground, height_name, netcdf_name};
+
+    #[test]
+    fn heights_come_from_short_names_and_height_levels() {
+        let c = |name: &str, level_type: &str, level: f64| Column::bare(name, level_type, level);
+        assert_eq!(height_above_ground(&c("2t", "surface", 0.0)), Some(2.0));
+        assert_eq!(height_above_ground(&c("10u", "surface", 0.0)), Some(10.0));
+        assert_eq!(height_above_ground(&c("100v", "surface", 0.0)), Some(100.0));
+        assert_eq!(height_above_ground(&c("t_2", "heightAboveGround", 2.0)), Some(2.0));
+        assert_eq!(height_above_ground(&c("msl", "surface", 0.0)), None);
+        assert_eq!(height_above_ground(&c("u_500", "pressure_level", 500.0)), None);
+        assert_eq!(height_above_ground(&c("2", "surface", 0.0)), None);
+        assert_eq!(height_name(2.0), "height2m");
+    }
 
     #[test]
     fn netcdf_names_begin_with_a_letter() {

@@ -278,6 +278,8 @@ pub fn train<B: GraphAutodiffBackend>(
             "validation_start": t.validation_start, "validation_end": t.validation_end,
             "steps": progress.step, "batch_size": t.batch_size, "seed": t.seed, "ranks": dist.size,
             "best_validation_loss": progress.best_validation_loss,
+            // The store's mask: forecasts from files accept missing values there only.
+            "outside_domain": store.mask.iter().enumerate().filter(|(_, inside)| !**inside).map(|(p, _)| p).collect::<Vec<_>>(),
         }),
         vejr_version: env!("CARGO_PKG_VERSION").into(),
         git_revision: env!("VEJR_GIT_REVISION").into(),

@@ -131,7 +131,7 @@ impl IngestPlan {
                         .map(move |(v, _)| (s, v))
                 })
                 .collect();
-            let Some(&(s0, v0)) = found.first() else {
+            if found.is_empty() {
                 let available: Vec<String> = sources
                     .iter()
                     .flat_map(|s| s.header().variables.iter().map(|v| v.name.clone()))
@@ -143,74 +143,105 @@ impl IngestPlan {
                     selection.name,
                     available.join(", ")
                 )));
-            };
-            let info = &sources[s0].header().variables[v0];
-            let units = store_units(selection.units.as_deref(), info);
+            }
+            // A name may be both a single-level variable and one on levels (the demo's surface
+            // `u` and its 500 hPa `u`): each level type is its own group of columns, and
+            // `levels` selects among the levelled ones.
+            let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
             for &(s, v) in &found {
-                let h = sources[s].header();
-                let vi = &h.variables[v];
-                let conversion = crate::units::field_conversion(
-                    vi.units.as_deref(),
-                    units.as_deref(),
-                    vi.standard_name.as_deref(),
-                    "the store's",
-                )
-                .map_err(|m| IngestError::variable(&h.path, &vi.name, m))?;
-                if let Some(c) = conversion {
-                    conversions.insert((s, v), c);
+                let kind = &sources[s].header().variables[v].level_type;
+                match groups
+                    .iter_mut()
+                    .find(|g| &sources[g[0].0].header().variables[g[0].1].level_type == kind)
+                {
+                    Some(g) => g.push((s, v)),
+                    None => groups.push(vec![(s, v)]),
                 }
             }
-            // Geopotential height stored as geopotential is geopotential.
-            let standard_name = match info.standard_name.as_deref() {
-                Some("geopotential_height") if conversions.contains_key(&(s0, v0)) => Some("geopotential".to_owned()),
-                _ => info.standard_name.clone(),
-            };
-            let levels = selection.levels.clone().unwrap_or_else(|| info.levels.clone());
-            for level in levels {
-                let name = if info.level_type == LevelType::Surface {
-                    info.name.clone()
-                } else {
-                    format!("{}_{}", info.name, crate::fields::format_level(level))
-                };
-                let mut by_time = BTreeMap::new();
+            let mixed = groups.len() > 1;
+            let before = columns.len();
+            for found in groups {
+                let (s0, v0) = found[0];
+                let info = &sources[s0].header().variables[v0];
+                if mixed && selection.levels.is_some() && info.level_type == LevelType::Surface {
+                    continue;
+                }
+                let units = store_units(selection.units.as_deref(), info);
                 for &(s, v) in &found {
                     let h = sources[s].header();
                     let vi = &h.variables[v];
-                    let Some(l) = vi.levels.iter().position(|&x| (x - level).abs() < 1e-6) else {
-                        return Err(IngestError::variable(
-                            &h.path,
-                            &vi.name,
-                            format!("has no level {level} (levels {:?})", vi.levels),
-                        ));
-                    };
-                    for time in h.time.valid_times().expect("checked") {
-                        if let Some((other, _, _)) = by_time.insert(*time, (s, v, l)) {
-                            return Err(IngestError::variable(
-                                &h.path,
-                                &name,
-                                format!(
-                                    "duplicated time {} (also in {})",
-                                    time.format("%Y-%m-%dT%H:%MZ"),
-                                    sources[other].header().path.display()
-                                ),
-                            ));
-                        }
+                    let conversion = crate::units::field_conversion(
+                        vi.units.as_deref(),
+                        units.as_deref(),
+                        vi.standard_name.as_deref(),
+                        "the store's",
+                    )
+                    .map_err(|m| IngestError::variable(&h.path, &vi.name, m))?;
+                    if let Some(c) = conversion {
+                        conversions.insert((s, v), c);
                     }
                 }
-                columns.push(Column {
-                    name,
-                    variable: info.name.clone(),
-                    level_type: info.level_type.label().to_owned(),
-                    level: if info.level_type == LevelType::Surface {
-                        0.0
+                // Geopotential height stored as geopotential is geopotential.
+                let standard_name = match info.standard_name.as_deref() {
+                    Some("geopotential_height") if conversions.contains_key(&(s0, v0)) => {
+                        Some("geopotential".to_owned())
+                    }
+                    _ => info.standard_name.clone(),
+                };
+                let levels = selection.levels.clone().unwrap_or_else(|| info.levels.clone());
+                for level in levels {
+                    let name = if info.level_type == LevelType::Surface {
+                        info.name.clone()
                     } else {
-                        level
-                    },
-                    units: units.clone(),
-                    standard_name: standard_name.clone(),
-                    long_name: info.long_name.clone(),
-                });
-                providers.push(by_time);
+                        format!("{}_{}", info.name, crate::fields::format_level(level))
+                    };
+                    let mut by_time = BTreeMap::new();
+                    for &(s, v) in &found {
+                        let h = sources[s].header();
+                        let vi = &h.variables[v];
+                        let Some(l) = vi.levels.iter().position(|&x| (x - level).abs() < 1e-6) else {
+                            return Err(IngestError::variable(
+                                &h.path,
+                                &vi.name,
+                                format!("has no level {level} (levels {:?})", vi.levels),
+                            ));
+                        };
+                        for time in h.time.valid_times().expect("checked") {
+                            if let Some((other, _, _)) = by_time.insert(*time, (s, v, l)) {
+                                return Err(IngestError::variable(
+                                    &h.path,
+                                    &name,
+                                    format!(
+                                        "duplicated time {} (also in {})",
+                                        time.format("%Y-%m-%dT%H:%MZ"),
+                                        sources[other].header().path.display()
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    columns.push(Column {
+                        name,
+                        variable: info.name.clone(),
+                        level_type: info.level_type.label().to_owned(),
+                        level: if info.level_type == LevelType::Surface {
+                            0.0
+                        } else {
+                            level
+                        },
+                        units: units.clone(),
+                        standard_name: standard_name.clone(),
+                        long_name: info.long_name.clone(),
+                    });
+                    providers.push(by_time);
+                }
+            }
+            if columns.len() == before {
+                return Err(cfg_err(format!(
+                    "variable {:?} has no levels {:?} in any source file",
+                    selection.name,
+                    selection.levels.as_deref().unwrap_or_default()
+                )));
             }
         }
         if let Some(dup) = columns
