@@ -44,10 +44,13 @@ demo: deps
 	$(VEJR_DEV) train --config configs/demo-train.toml --overwrite
 	$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
 		--date 1996-01-16T00 --lead 72h --out $(DEMO_OUT)/forecast-1996011600.nc --overwrite
+	$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
+		--date 1996-01-16T00 --lead 72h --out $(DEMO_OUT)/forecast-1996011600.grib2 --format grib --overwrite
 	$(VEJR_DEV) evaluate --forecast $(DEMO_OUT)/forecast-1996011600.nc --truth $(DEMO_OUT)/blizzard-1996.zarr \
 		--out $(DEMO_OUT)/scores --map-variable msl --map-leads 6,24,72
 	@echo
 	@echo "demo: forecast NetCDF  $(DEMO_OUT)/forecast-1996011600.nc"
+	@echo "demo: forecast GRIB2   $(DEMO_OUT)/forecast-1996011600.grib2"
 	@echo "demo: scores           $(DEMO_OUT)/scores/scores.csv"
 	@echo "demo: sea-level maps   $(DEMO_OUT)/scores/map_msl_006h.png $(DEMO_OUT)/scores/map_msl_024h.png $(DEMO_OUT)/scores/map_msl_072h.png"
 	@echo "demo: score charts     $(DEMO_OUT)/scores/rmse_*.png $(DEMO_OUT)/scores/acc_*.png"
