@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use vejr_ingest::store::Store;
 
+use crate::verification::climatology::Climatology;
 use crate::verification::display_units::DisplayUnits;
 use crate::verification::maps::{MapCase, map_panels};
 use crate::verification::score_charts::score_chart;
@@ -43,23 +44,27 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         .collect::<Result<Vec<_>, _>>()
         .map_err(CommandError::bad_input)?;
     let truth = Store::open(a.truth)?;
+    // Climatology for the valid times scored, from the truth or from --climatology STORE.
+    let needed: Vec<_> = forecasts.iter().flat_map(ForecastFile::valid_times).collect();
     let climatology = match a.climatology {
         Some(path) => {
             let c = Store::open(path)?;
-            let clim = verification::climatology(&c).map_err(CommandError::failure)?;
-            // Reorder to the truth's columns.
-            truth
+            let order = truth
                 .columns
                 .iter()
                 .map(|col| {
-                    c.column_index(&col.name).map(|i| clim[i].clone()).ok_or_else(|| {
+                    c.column_index(&col.name).ok_or_else(|| {
                         CommandError::bad_input(format!("{}: no {} in the climatology", path.display(), col.name))
                     })
                 })
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()?;
+            Climatology::from_store(&c, &needed)
+                .map_err(CommandError::failure)?
+                .reordered(&order)
         }
-        None => verification::climatology(&truth).map_err(CommandError::failure)?,
+        None => Climatology::from_store(&truth, &needed).map_err(CommandError::failure)?,
     };
+    eprintln!("evaluate: {}", climatology.describe());
     let table = verification::evaluate(&forecasts, &truth, &climatology).map_err(CommandError::bad_input)?;
     for line in verification::period_warnings(&forecasts) {
         eprintln!("evaluate: warning: {line}");

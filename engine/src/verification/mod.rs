@@ -1,6 +1,7 @@
 //! `vejr evaluate`: forecasts against analyses, next to persistence and climatology on the same
 //! cases, per variable, level and lead time.
 
+pub mod climatology;
 pub mod coastlines;
 pub mod colour_scales;
 pub mod contours;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeDelta, Utc};
 use vejr_ingest::store::Store;
 
+use climatology::Climatology;
 use scores::{Aggregate, field_scores, latitude_weights};
 
 /// One forecast file as vejr writes it: per store column, a field per lead time.
@@ -164,39 +166,6 @@ pub const SYSTEMS: [&str; 3] = ["model", "persistence", "climatology"];
 /// Scores keyed by (column, lead hours, system).
 pub type ScoreTable = BTreeMap<(String, i64, &'static str), Aggregate>;
 
-/// Per-point mean of each store column over the store's statistics period (NaN-skipping).
-pub fn climatology(store: &Store) -> Result<Vec<Vec<f32>>, String> {
-    let n = store.grid.len();
-    let stride = store.members.len() * n;
-    let mut sums = vec![vec![0.0f64; n]; store.columns.len()];
-    let mut counts = vec![vec![0u32; n]; store.columns.len()];
-    for (t, d) in store.dates.iter().enumerate() {
-        if *d < store.statistics_start || *d > store.statistics_end {
-            continue;
-        }
-        let all = store.read_time(t).map_err(|e| e.to_string())?;
-        for c in 0..store.columns.len() {
-            for p in 0..n {
-                let v = all[c * stride + p];
-                if v.is_finite() {
-                    sums[c][p] += v as f64;
-                    counts[c][p] += 1;
-                }
-            }
-        }
-    }
-    Ok(sums
-        .iter()
-        .zip(&counts)
-        .map(|(s, k)| {
-            s.iter()
-                .zip(k)
-                .map(|(s, &k)| if k > 0 { (s / k as f64) as f32 } else { f32::NAN })
-                .collect()
-        })
-        .collect())
-}
-
 fn truth_field(store: &Store, column: usize, time: DateTime<Utc>) -> Result<Option<Vec<f32>>, String> {
     let Some(t) = store.time_index(time) else {
         return Ok(None);
@@ -207,7 +176,7 @@ fn truth_field(store: &Store, column: usize, time: DateTime<Utc>) -> Result<Opti
 
 /// Scores every forecast against `truth`, with persistence (the analysis at the reference time)
 /// and `climatology` as baselines on the same cases.
-pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f32>]) -> Result<ScoreTable, String> {
+pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &Climatology) -> Result<ScoreTable, String> {
     let mut table = ScoreTable::new();
     for f in forecasts {
         let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
@@ -261,14 +230,14 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f3
                 let Some(observed) = truth_field(truth, tc, valid)? else {
                     continue;
                 };
-                let clim = &climatology[tc];
+                let clim = climatology.field(tc, valid);
                 let lead = hours.round() as i64;
                 let mut forecast = f.field(c, k)?;
                 if let Some(how) = &conversion {
                     how.apply(&mut forecast);
                 }
                 let mut add = |system: &'static str, values: &[f32]| {
-                    if let Some(s) = field_scores(values, &observed, Some(clim), &weights) {
+                    if let Some(s) = field_scores(values, &observed, clim, &weights) {
                         table.entry((name.clone(), lead, system)).or_default().add(s);
                     }
                 };
@@ -276,7 +245,9 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &[Vec<f3
                 if let Some(p) = &initial {
                     add("persistence", p);
                 }
-                add("climatology", clim);
+                if let Some(c) = clim {
+                    add("climatology", c);
+                }
             }
         }
     }

@@ -1,0 +1,151 @@
+//! The climatology that ACC's anomalies and the climatology baseline are measured from, as
+//! WeatherBench 2 defines it where the data allow: the mean by day of year and hour of day,
+//! smoothed over a 61-day window, from a statistics period of several years. A shorter period
+//! cannot give a day-of-year mean worth the name, and then it is the mean by hour of day over
+//! the period (which at least keeps the diurnal cycle). Which one was used is said.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use vejr_ingest::store::Store;
+
+/// The shortest statistics period for a day-of-year climatology (WeatherBench 2 uses 30 years).
+pub const MIN_YEARS_FOR_DAY_OF_YEAR: f64 = 3.0;
+/// WeatherBench 2's smoothing window.
+pub const WINDOW_DAYS: u32 = 61;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    DayOfYearAndHour,
+    HourOfDay,
+}
+
+/// (day of year, 0 for the hour-of-day kind; hour of day).
+type Key = (u32, u32);
+
+pub struct Climatology {
+    pub kind: Kind,
+    period: (DateTime<Utc>, DateTime<Utc>),
+    /// Per key, per store column, the mean field (NaN where no value was seen).
+    fields: BTreeMap<Key, Vec<Vec<f32>>>,
+}
+
+/// Days between two days of the year on the annual circle.
+fn day_distance(a: u32, b: u32) -> u32 {
+    let d = a.abs_diff(b) % 365;
+    d.min(365 - d)
+}
+
+impl Climatology {
+    /// From the store's statistics period, for the valid times `needed` (a day-of-year
+    /// climatology is worked out only for the days scored).
+    pub fn from_store(store: &Store, needed: &[DateTime<Utc>]) -> Result<Self, String> {
+        let period = (store.statistics_start, store.statistics_end);
+        let years = (period.1 - period.0).num_seconds() as f64 / (365.25 * 86_400.0);
+        let kind = if years >= MIN_YEARS_FOR_DAY_OF_YEAR {
+            Kind::DayOfYearAndHour
+        } else {
+            Kind::HourOfDay
+        };
+        let in_period: Vec<usize> = (0..store.dates.len())
+            .filter(|&t| (period.0..=period.1).contains(&store.dates[t]))
+            .collect();
+        let keys: BTreeSet<Key> = match kind {
+            Kind::HourOfDay => in_period.iter().map(|&t| (0, store.dates[t].hour())).collect(),
+            Kind::DayOfYearAndHour => needed.iter().map(|v| (v.ordinal(), v.hour())).collect(),
+        };
+        let n = store.grid.len();
+        let stride = store.members.len() * n;
+        let columns = store.columns.len();
+        let mut sums: BTreeMap<Key, (Vec<f64>, Vec<u32>)> = keys
+            .iter()
+            .map(|&k| (k, (vec![0.0; columns * n], vec![0; columns * n])))
+            .collect();
+        let half = WINDOW_DAYS / 2;
+        for &t in &in_period {
+            let date = store.dates[t];
+            let targets: Vec<Key> = keys
+                .iter()
+                .copied()
+                .filter(|&(day, hour)| {
+                    hour == date.hour() && (kind == Kind::HourOfDay || day_distance(day, date.ordinal()) <= half)
+                })
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let all = store.read_time(t).map_err(|e| e.to_string())?;
+            for key in targets {
+                let (sum, count) = sums.get_mut(&key).expect("keys");
+                for c in 0..columns {
+                    for p in 0..n {
+                        let v = all[c * stride + p];
+                        if v.is_finite() {
+                            sum[c * n + p] += v as f64;
+                            count[c * n + p] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let fields = sums
+            .into_iter()
+            .map(|(key, (sum, count))| {
+                let mean: Vec<f32> = sum
+                    .iter()
+                    .zip(&count)
+                    .map(|(s, &k)| if k > 0 { (s / k as f64) as f32 } else { f32::NAN })
+                    .collect();
+                (key, mean.chunks(n.max(1)).map(<[f32]>::to_vec).collect())
+            })
+            .collect();
+        Ok(Self { kind, period, fields })
+    }
+
+    /// The climatological field of a store column at a valid time; None where the statistics
+    /// period has no value at that hour (a 12Z forecast against a 00Z-only climatology).
+    pub fn field(&self, column: usize, valid: DateTime<Utc>) -> Option<&[f32]> {
+        let key = match self.kind {
+            Kind::HourOfDay => (0, valid.hour()),
+            Kind::DayOfYearAndHour => (valid.ordinal(), valid.hour()),
+        };
+        self.fields.get(&key).and_then(|f| f.get(column)).map(Vec::as_slice)
+    }
+
+    /// The same climatology with its columns in another order (`--climatology STORE` put into
+    /// the truth's columns).
+    pub fn reordered(mut self, order: &[usize]) -> Self {
+        for fields in self.fields.values_mut() {
+            *fields = order.iter().map(|&c| std::mem::take(&mut fields[c])).collect();
+        }
+        self
+    }
+
+    pub fn describe(&self) -> String {
+        let (a, b) = self.period;
+        let years = (b - a).num_seconds() as f64 / (365.25 * 86_400.0);
+        let span = format!("{} to {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d"));
+        match self.kind {
+            Kind::DayOfYearAndHour => format!(
+                "climatology: mean by day of year and hour of day, smoothed over {WINDOW_DAYS} days, from {span} ({years:.1} years), as WeatherBench 2"
+            ),
+            Kind::HourOfDay => format!(
+                "climatology: mean by hour of day over {span} ({:.0} days; a day-of-year climatology needs {MIN_YEARS_FOR_DAY_OF_YEAR} years or more)",
+                years * 365.25
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_of_the_year_are_on_a_circle() {
+        assert_eq!(day_distance(1, 365), 1);
+        assert_eq!(day_distance(10, 40), 30);
+        assert_eq!(day_distance(200, 200), 0);
+        assert_eq!(day_distance(1, 184), 183);
+    }
+}
