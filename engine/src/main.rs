@@ -85,6 +85,9 @@ enum Command {
         /// Write the initial state as lead 0, the first time step (as anemoi-inference does).
         #[arg(long)]
         write_initial_state: bool,
+        /// Write only these variables: msl,t_850 (one level), t (all its levels) or t2m; all when absent.
+        #[arg(long, value_delimiter = ',')]
+        variables: Vec<String>,
         /// netcdf: CF-1.8 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             out,
             overwrite,
             write_initial_state,
+            variables,
             format,
             device,
         } => commands::forecast::run(&commands::forecast::ForecastArgs {
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
             overwrite: *overwrite,
             format: *format,
             write_initial_state: *write_initial_state,
+            variables,
             device: *device,
         }),
         Command::Evaluate {

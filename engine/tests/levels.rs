@@ -129,6 +129,33 @@ fn demo_variables_keep_their_levels_through_grib_and_netcdf() {
         msl.put_value(f32::NAN, (1, inside / columns, inside % columns))
             .unwrap();
     }
+    // --variables: a column by its name, or a variable with all its levels.
+    let some = dir.path().join("some.grib2");
+    let out = forecast(
+        &some,
+        &[&store_args[..], &["--format", "grib", "--variables", "msl,u_500"]].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let source = vejr_ingest::open(&some, &SourceHints::default()).unwrap();
+    let read: Vec<(String, Vec<f64>)> = source
+        .header()
+        .variables
+        .iter()
+        .map(|v| (v.name.clone(), v.levels.clone()))
+        .collect();
+    assert_eq!(read, [("msl".to_string(), vec![0.0]), ("u".to_string(), vec![500.0])]);
+    let out = forecast(&some, &[&store_args[..], &["--variables", "v", "--overwrite"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names: Vec<String> = netcdf::open(&some)
+        .unwrap()
+        .variables()
+        .map(|v| v.name())
+        .filter(|n| n.starts_with('v'))
+        .collect();
+    assert_eq!(names, ["v_surface", "v"]);
+    let out = forecast(&some, &[&store_args[..], &["--variables", "q", "--overwrite"]].concat());
+    common::assert_refused(&out, &["--variables q", "no such variable", "u_500"]);
+
     let out = forecast(&dir.path().join("refused.nc"), &["--init", nc.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(

@@ -19,6 +19,7 @@ pub struct ForecastArgs<'a> {
     pub overwrite: bool,
     pub format: forecast::OutputFormat,
     pub write_initial_state: bool,
+    pub variables: &'a [String],
     pub device: DeviceKind,
 }
 
@@ -66,6 +67,7 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
         path: a.out,
         format: a.format,
         write_initial_state: a.write_initial_state,
+        variables: a.variables,
     };
     let report = match a.device {
         DeviceKind::Cpu => {

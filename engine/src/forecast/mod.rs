@@ -108,6 +108,55 @@ pub struct OutputRequest<'a> {
     pub format: OutputFormat,
     /// The initial state as lead 0, the first time step (as anemoi-inference writes it).
     pub write_initial_state: bool,
+    /// Only these (store column names `t_850`, variable names `t` for all its levels, or the
+    /// NetCDF names `t2m`); every column when empty.
+    pub variables: &'a [String],
+}
+
+/// The channels `--variables` asks for, in the checkpoint's order.
+pub fn select_channels(columns: &[Column], wanted: &[String]) -> Result<Vec<usize>, String> {
+    if wanted.is_empty() {
+        return Ok((0..columns.len()).collect());
+    }
+    let mut chosen = vec![false; columns.len()];
+    for w in wanted {
+        let mut found = false;
+        for (i, c) in columns.iter().enumerate() {
+            if &c.name == w || &c.variable == w || netcdf_output::netcdf_name(&c.name) == *w {
+                chosen[i] = true;
+                found = true;
+            }
+        }
+        if !found {
+            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!(
+                "--variables {w}: the model has no such variable (it has {})",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok((0..columns.len()).filter(|&i| chosen[i]).collect())
+}
+
+/// A writer that gets only some channels of each state.
+struct SelectedChannels {
+    inner: Box<dyn ForecastOutput>,
+    channels: Vec<usize>,
+    total: usize,
+}
+
+impl ForecastOutput for SelectedChannels {
+    fn write_step(&mut self, valid_time: chrono::DateTime<chrono::Utc>, state: &[f32]) -> Result<(), String> {
+        let picked: Vec<f32> = state
+            .chunks(self.total)
+            .flat_map(|point| self.channels.iter().map(move |&c| point[c]))
+            .collect();
+        self.inner.write_step(valid_time, &picked)
+    }
+
+    fn finish(self: Box<Self>) -> Result<PathBuf, String> {
+        self.inner.finish()
+    }
 }
 
 pub fn run<B: GraphBackend>(
@@ -169,7 +218,9 @@ pub fn run<B: GraphBackend>(
             ),
         ),
     ];
-    let columns = columns_of(meta);
+    let all_columns = columns_of(meta);
+    let channels = select_channels(&all_columns, output.variables).map_err(CommandError::bad_input)?;
+    let columns: Vec<Column> = channels.iter().map(|&c| all_columns[c].clone()).collect();
     let output_grid = OutputGrid {
         latitudes: &meta.latitudes,
         longitudes: &meta.longitudes,
@@ -185,6 +236,13 @@ pub fn run<B: GraphBackend>(
             grib_output::GribWriter::create(out, &columns, output_grid, reference).map_err(CommandError::bad_input)?,
         ),
     };
+    if channels.len() < all_columns.len() {
+        writer = Box::new(SelectedChannels {
+            inner: writer,
+            channels,
+            total: all_columns.len(),
+        });
+    }
 
     let forcings_of = |k: usize| {
         let v = vejr_models::forcings::step_forcings(&grid, reference + step * k as i32, step);
