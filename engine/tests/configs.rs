@@ -32,7 +32,35 @@ fn every_shipped_config_is_valid() {
         }
         checked += 1;
     }
-    assert!(checked >= 7, "only {checked} configs found");
+    assert!(checked >= 10, "only {checked} configs found");
+}
+
+/// A run config is of no use without a way to build its store: every shipped one names a store
+/// that a shipped ingest config writes.
+#[test]
+fn every_run_config_has_an_ingest_config_for_its_store() {
+    let (mut stores, mut runs) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(repository().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.lines().any(|l| l.trim() == "[store]") {
+            stores.push(IngestConfig::load(&path).unwrap().store.path);
+        } else {
+            runs.push((path.clone(), RunConfig::load(&path).unwrap().data.store));
+        }
+    }
+    assert!(runs.len() >= 5, "{runs:?}");
+    for (run, store) in runs {
+        assert!(
+            stores.contains(&store),
+            "{} trains on {}, which no ingest config in configs/ writes",
+            run.display(),
+            store.display()
+        );
+    }
 }
 
 #[test]
