@@ -12,27 +12,37 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
-#[test]
-fn every_shipped_config_is_valid() {
-    let mut checked = 0;
+/// Every `.toml` in configs/, and whether it is an ingest config (it has a `[store]` section)
+/// rather than a run config.
+fn shipped_configs() -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(repository().join("configs")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        if text.lines().any(|l| l.trim() == "[store]") {
-            IngestConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let ingest = text.lines().any(|l| l.trim() == "[store]");
+        out.push((path, ingest));
+    }
+    out
+}
+
+#[test]
+fn every_shipped_config_is_valid() {
+    let configs = shipped_configs();
+    for (path, ingest) in &configs {
+        if *ingest {
+            IngestConfig::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         } else {
-            let config = RunConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let config = RunConfig::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             if let Some(t) = &config.training {
                 t.check()
                     .unwrap_or_else(|e| panic!("{}: [training] {e}", path.display()));
             }
         }
-        checked += 1;
     }
-    assert!(checked >= 10, "only {checked} configs found");
+    assert!(configs.len() >= 10, "only {} configs found", configs.len());
 }
 
 /// A run config is of no use without a way to build its store: every shipped one names a store
@@ -40,16 +50,12 @@ fn every_shipped_config_is_valid() {
 #[test]
 fn every_run_config_has_an_ingest_config_for_its_store() {
     let (mut stores, mut runs) = (Vec::new(), Vec::new());
-    for entry in std::fs::read_dir(repository().join("configs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        if text.lines().any(|l| l.trim() == "[store]") {
+    for (path, ingest) in shipped_configs() {
+        if ingest {
             stores.push(IngestConfig::load(&path).unwrap().store.path);
         } else {
-            runs.push((path.clone(), RunConfig::load(&path).unwrap().data.store));
+            let store = RunConfig::load(&path).unwrap().data.store;
+            runs.push((path, store));
         }
     }
     assert!(runs.len() >= 5, "{runs:?}");
