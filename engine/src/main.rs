@@ -97,18 +97,21 @@ enum Command {
     },
     /// Score forecasts against analyses (RMSE, ACC, bias), with persistence and climatology.
     Evaluate {
-        /// Forecast NetCDF files written by vejr forecast.
+        /// Forecast files: vejr's NetCDF or GRIB2, or any NetCDF/GRIB forecast that gives its
+        /// reference time.
         #[arg(long = "forecast")]
         forecasts: Vec<PathBuf>,
-        /// A glob of forecast files, scores aggregated by lead time.
+        /// A glob of forecast files (quoted), scores aggregated by lead time.
         #[arg(long = "forecasts")]
         glob: Option<String>,
-        /// Store of the verifying analyses.
-        #[arg(long)]
-        truth: PathBuf,
-        /// Store whose statistics-period mean is the climatology (default: the truth's).
-        #[arg(long)]
-        climatology: Option<PathBuf>,
+        /// The verifying analyses: a store, or NetCDF/GRIB files (several, or a quoted glob);
+        /// variables are matched by paramId, ecCodes' NetCDF name or CF standard name, and level.
+        #[arg(long, num_args = 1.., required = true)]
+        truth: Vec<PathBuf>,
+        /// A store or analysis files whose statistics-period mean is the climatology (default:
+        /// the truth's).
+        #[arg(long, num_args = 1..)]
+        climatology: Vec<PathBuf>,
         /// Directory for scores.csv and the PNG charts.
         #[arg(long)]
         out: PathBuf,
@@ -118,6 +121,10 @@ enum Command {
         /// Lead times in hours for the maps (default: first and last).
         #[arg(long, value_delimiter = ',')]
         map_leads: Vec<i64>,
+        /// Also write scores_by_reference_time.csv: every forecast's scores, laid out by
+        /// (reference time, lead time).
+        #[arg(long)]
+        by_reference_time: bool,
     },
 }
 
@@ -180,14 +187,16 @@ fn main() -> ExitCode {
             out,
             map_variable,
             map_leads,
+            by_reference_time,
         } => commands::evaluate::run(&commands::evaluate::EvaluateArgs {
             forecasts,
             glob: glob.as_deref(),
             truth,
-            climatology: climatology.as_deref(),
+            climatology,
             out,
             map_variable: map_variable.as_deref(),
             map_leads,
+            by_reference_time: *by_reference_time,
         }),
     };
     match result {

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
 use common::{stderr, vejr};
+use vejr_engine::verification::Analyses;
 use vejr_engine::verification::climatology::{Climatology, Kind, WINDOW_DAYS};
 use vejr_ingest::store::Store;
 
@@ -77,7 +78,7 @@ fn years_of_data_give_a_smoothed_day_of_year_climatology() {
         Utc.with_ymd_and_hms(2019, 1, 1, 0, 0, 0).unwrap(),
         Utc.with_ymd_and_hms(2019, 4, 2, 0, 0, 0).unwrap(),
     );
-    let climatology = Climatology::from_store(&store, &[january, april]).unwrap();
+    let climatology = Climatology::from_analyses(&Analyses::from_store(store).unwrap(), &[january, april]).unwrap();
     assert_eq!(climatology.kind, Kind::DayOfYearAndHour);
     assert!(
         climatology.describe().contains("day of year"),
@@ -107,7 +108,7 @@ fn years_of_data_give_a_smoothed_day_of_year_climatology() {
 fn a_short_period_gives_the_mean_by_hour_of_day_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path(), 200);
-    let climatology = Climatology::from_store(&store, &[]).unwrap();
+    let climatology = Climatology::from_analyses(&Analyses::from_store(store).unwrap(), &[]).unwrap();
     assert_eq!(climatology.kind, Kind::HourOfDay);
     assert!(
         climatology.describe().contains("hour of day"),

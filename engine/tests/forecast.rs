@@ -693,7 +693,7 @@ fn initial_state_written_as_lead_zero_when_asked_and_not_scored() {
     let store = vejr_ingest::store::Store::open(uk_store()).unwrap();
     let t = store.time_index("2019-03-31T12:00:00Z".parse().unwrap()).unwrap();
     let analysis = store.read_sample(t, &[store.column_index("2t").unwrap()]).unwrap();
-    let column = forecast.columns.iter().position(|c| c.0 == "2t").unwrap();
+    let column = forecast.column("2t").unwrap();
     let lead_zero = forecast.field(column, 0).unwrap();
     let worst = lead_zero
         .iter()
@@ -721,4 +721,107 @@ fn initial_state_written_as_lead_zero_when_asked_and_not_scored() {
     let csv = std::fs::read_to_string(scores.join("scores.csv")).unwrap();
     assert!(csv.lines().any(|l| l.starts_with("model,2t,6,")), "{csv}");
     assert!(!csv.lines().any(|l| l.contains(",2t,0,")), "{csv}");
+}
+
+/// `evaluate` scores vejr's GRIB2 forecasts as it scores its NetCDF ones, against raw analysis
+/// files as against the store built from them: the CDS NetCDF names 2 m temperature `t2m`
+/// (found as the forecasts' `2t` by ecCodes' NetCDF name for it) on its 0.25° grid
+/// (interpolated onto the model's 0.5°, as ingest did), the ERA5 GRIB `2t` likewise. And the
+/// scores of each forecast laid out by (reference time, lead time) when asked.
+#[test]
+fn evaluate_reads_grib_forecasts_and_raw_analysis_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for day in ["26", "27"] {
+        let date = format!("2019-03-{day}T00:00:00Z");
+        let out = forecast(&date, "12h", &dir.path().join(format!("f-{day}.nc")));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let grib = dir.path().join(format!("g-{day}.grib2"));
+        let mut args = forecast_args(&date, "12h", &grib);
+        args.extend(["--format", "grib"]);
+        let out = vejr(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let evaluate = |forecasts: &str, truth: &Path, name: &str, extra: &[&str]| -> (String, String) {
+        let scores = dir.path().join(name);
+        let glob = format!("{}/{forecasts}", dir.path().display());
+        let mut args = vec![
+            "evaluate",
+            "--forecasts",
+            &glob,
+            "--truth",
+            truth.to_str().unwrap(),
+            "--out",
+            scores.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = vejr(&args);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        (
+            std::fs::read_to_string(scores.join("scores.csv")).unwrap(),
+            stderr(&out),
+        )
+    };
+    let rmse = |csv: &str, system: &str, lead: &str| -> f64 {
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{system},2t,{lead},")))
+            .unwrap_or_else(|| panic!("no {system} +{lead} h in\n{csv}"));
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields[6], "2", "two forecasts scored: {row}");
+        fields[3].parse().unwrap()
+    };
+    let (store_nc, _) = evaluate("f-*.nc", uk_store(), "store-nc", &["--by-reference-time"]);
+    let (store_grib, _) = evaluate("g-*.grib2", uk_store(), "store-grib", &[]);
+    let cds = shared_file("netcdf/era5-t2m-2019-03-uk-cds2024.nc");
+    let (cds_nc, said) = evaluate("f-*.nc", &cds, "cds-nc", &[]);
+    assert!(said.contains("interpolating the truth"), "{said}");
+    let (grib_grib, _) = evaluate(
+        "g-*.grib2",
+        &shared_file("grib/era5-2mt-2019-03-uk.grib"),
+        "grib-grib",
+        &[],
+    );
+    for lead in ["6", "12"] {
+        let reference = rmse(&store_nc, "model", lead);
+        let persistence = rmse(&store_nc, "persistence", lead);
+        assert!(reference > 0.1, "+{lead} h: a forecast has errors ({reference} K)");
+        for (what, csv, tolerance) in [
+            // 16-bit GRIB packing moves values by about 0.5 mK.
+            ("GRIB forecasts against the store", &store_grib, 2e-3),
+            ("NetCDF forecasts against the CDS NetCDF", &cds_nc, 1e-5),
+            ("GRIB forecasts against the ERA5 GRIB", &grib_grib, 2e-3),
+        ] {
+            let model = rmse(csv, "model", lead);
+            assert!(
+                (model - reference).abs() < tolerance,
+                "{what}, +{lead} h: RMSE {model} K, against the store {reference} K"
+            );
+            let p = rmse(csv, "persistence", lead);
+            assert!(
+                (p - persistence).abs() < 1e-5,
+                "{what}: persistence {p} K, {persistence} K"
+            );
+        }
+    }
+    // Per forecast: two reference times, and their mean square errors make the aggregate's.
+    let cases = std::fs::read_to_string(dir.path().join("store-nc/scores_by_reference_time.csv")).unwrap();
+    assert!(
+        cases.starts_with("system,variable,reference_time,lead_hours,rmse,acc,bias\n"),
+        "{cases}"
+    );
+    let rows: Vec<Vec<&str>> = cases
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[0] == "model" && r[3] == "12")
+        .collect();
+    let times: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    assert_eq!(times, ["2019-03-26T00:00:00Z", "2019-03-27T00:00:00Z"]);
+    let mean_square = rows.iter().map(|r| r[4].parse::<f64>().unwrap().powi(2)).sum::<f64>() / 2.0;
+    let aggregate = rmse(&store_nc, "model", "12");
+    assert!(
+        (mean_square.sqrt() - aggregate).abs() < 1e-4,
+        "per-forecast RMSEs {:?} do not make the aggregate {aggregate}",
+        rows.iter().map(|r| r[4]).collect::<Vec<_>>()
+    );
 }

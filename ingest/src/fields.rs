@@ -73,6 +73,9 @@ pub struct VariableInfo {
     pub level_type: LevelType,
     /// Level values (hPa for pressure levels); one entry `0.0` for single-level variables.
     pub levels: Vec<f64>,
+    /// ecCodes' paramId, when the file gives it (GRIB, or a NetCDF `GRIB_paramId` attribute).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param_id: Option<i64>,
 }
 
 impl VariableInfo {

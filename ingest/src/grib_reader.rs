@@ -56,6 +56,9 @@ type GroupKey = (String, String, Option<u64>);
 
 struct MessageKeys {
     short_name: String,
+    param_id: Option<i64>,
+    /// dataDate and dataTime: the analysis or forecast start.
+    reference_time: DateTime<Utc>,
     long_name: String,
     /// ecCodes' CF standard name for the parameter, when it has one.
     cf_name: Option<String>,
@@ -228,6 +231,7 @@ impl GribSource {
                 units: Some(first.units.clone()),
                 level_type,
                 levels,
+                param_id: first.param_id,
             };
             hints
                 .apply(short_name, &mut info)
@@ -304,6 +308,12 @@ impl GribSource {
             }
         }
 
+        // A forecast: every message from one start, at more than one step.
+        let starts: BTreeSet<DateTime<Utc>> = keys.iter().map(|k| k.reference_time).collect();
+        let reference_time = match starts.first() {
+            Some(&start) if starts.len() == 1 && times.iter().any(|&t| t != start) => Some(start),
+            _ => None,
+        };
         let header = Header {
             path: path.to_owned(),
             format,
@@ -311,6 +321,7 @@ impl GribSource {
             time: TimeAxis::Valid(times),
             members,
             variables: infos,
+            reference_time,
         };
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         Ok(Self {
@@ -500,6 +511,8 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
         .join(" ");
     Ok(MessageKeys {
         short_name: s("shortName")?,
+        param_id: key::<i64>(msg, "paramId").ok().filter(|&p| p > 0),
+        reference_time: date.and_time(time).and_utc(),
         long_name: s("name")?,
         cf_name: key::<String>(msg, "cfName")
             .ok()

@@ -119,6 +119,7 @@ mod tests {
             units: Some("m s-1".into()),
             level_type,
             levels,
+            param_id: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod grid;
 pub mod hints;
 pub mod inspect;
 pub mod netcdf_reader;
+pub mod parameter_identity;
 pub mod physical_range;
 pub mod progress;
 pub mod reduced_gaussian;

@@ -296,6 +296,8 @@ impl NetcdfSource {
                 units: attr_string(&attrs, "units"),
                 level_type,
                 levels,
+                // cfgrib and ecCodes-converted files keep the GRIB parameter.
+                param_id: attr_number(&attrs, "GRIB_paramId").map(|p| p as i64),
             };
             hints
                 .apply(&name, &mut info)
@@ -320,6 +322,7 @@ impl NetcdfSource {
             }
         }
 
+        let reference_time = forecast_reference_time(&file, path)?;
         let header = Header {
             path: path.to_owned(),
             format,
@@ -327,6 +330,7 @@ impl NetcdfSource {
             time,
             members,
             variables: infos,
+            reference_time,
         };
         Ok(Self {
             header,
@@ -449,6 +453,32 @@ fn read_time(
         )));
     }
     Ok(times)
+}
+
+/// A forecast's one reference time: a scalar (or length-one) variable whose standard name is
+/// `forecast_reference_time`. The CDS labels its `valid_time` axis so too; an axis of many
+/// times is no forecast's one start and is passed over.
+fn forecast_reference_time(file: &netcdf::File, path: &Path) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    for var in file.variables() {
+        let attrs = attributes(&var);
+        if attr_string(&attrs, "standard_name").as_deref() != Some("forecast_reference_time") {
+            continue;
+        }
+        if var.dimensions().iter().map(|d| d.len()).product::<usize>() != 1 {
+            continue;
+        }
+        let time_error = |message: String| IngestError::Time {
+            path: path.to_owned(),
+            message: format!("{}: {message}", var.name()),
+        };
+        let units = attr_string(&attrs, "units").ok_or_else(|| time_error("no units".into()))?;
+        let units = cf_time::parse_units(&units).map_err(time_error)?;
+        let values = var
+            .get_values::<f64, _>(..)
+            .map_err(|e| IngestError::variable(path, &var.name(), e.to_string()))?;
+        return Ok(cf_time::decode(&values, &units).map_err(time_error)?.first().copied());
+    }
+    Ok(None)
 }
 
 fn level_axis(file: &netcdf::File, path: &Path, dim: &str) -> Result<(LevelType, Vec<f64>)> {

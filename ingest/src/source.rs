@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -22,6 +23,11 @@ pub struct Header {
     pub time: TimeAxis,
     pub members: Vec<i64>,
     pub variables: Vec<VariableInfo>,
+    /// The one time the file's fields were forecast from, when it says so (a forecast: GRIB
+    /// messages sharing dataDate/dataTime at several steps; a NetCDF scalar
+    /// `forecast_reference_time`). None for analyses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_time: Option<DateTime<Utc>>,
 }
 
 pub trait FieldSource: Send + Sync {

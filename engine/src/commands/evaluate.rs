@@ -1,39 +1,53 @@
-//! `vejr evaluate --forecast F… | --forecasts GLOB --truth STORE [--climatology STORE] --out DIR`.
+//! `vejr evaluate --forecast F… | --forecasts GLOB --truth STORE|FILES [--climatology STORE|FILES] --out DIR`.
 
 use std::path::{Path, PathBuf};
 
-use vejr_ingest::store::Store;
+use vejr_ingest::parameter_identity::ParameterKey;
 
 use crate::verification::climatology::Climatology;
 use crate::verification::display_units::DisplayUnits;
 use crate::verification::maps::{MapCase, map_panels};
 use crate::verification::score_charts::score_chart;
-use crate::verification::{self, ForecastFile};
+use crate::verification::{self, Analyses, ForecastFile};
 use crate::{CommandError, CommandResult};
 
 pub struct EvaluateArgs<'a> {
     pub forecasts: &'a [PathBuf],
     pub glob: Option<&'a str>,
-    pub truth: &'a Path,
-    pub climatology: Option<&'a Path>,
+    pub truth: &'a [PathBuf],
+    pub climatology: &'a [PathBuf],
     pub out: &'a Path,
     pub map_variable: Option<&'a str>,
     pub map_leads: &'a [i64],
+    pub by_reference_time: bool,
+}
+
+/// Paths as given, a glob (`era5/*.grib`, quoted so that the shell leaves it) expanded.
+fn expand(option: &str, given: &[PathBuf]) -> Result<Vec<PathBuf>, CommandError> {
+    let mut paths = Vec::new();
+    for p in given {
+        let text = p.to_string_lossy();
+        if p.exists() || !text.contains(['*', '?', '[']) {
+            paths.push(p.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = glob::glob(&text)
+            .map_err(|e| CommandError::bad_input(format!("{option} {text}: {e}")))?
+            .flatten()
+            .collect();
+        if found.is_empty() {
+            return Err(CommandError::bad_input(format!("{option} {text}: no file matches")));
+        }
+        found.sort();
+        paths.extend(found);
+    }
+    Ok(paths)
 }
 
 pub fn run(a: &EvaluateArgs) -> CommandResult {
     let mut paths = a.forecasts.to_vec();
     if let Some(pattern) = a.glob {
-        let found: Vec<PathBuf> = glob::glob(pattern)
-            .map_err(|e| CommandError::bad_input(format!("--forecasts {pattern}: {e}")))?
-            .flatten()
-            .collect();
-        if found.is_empty() {
-            return Err(CommandError::bad_input(format!(
-                "--forecasts {pattern}: no file matches"
-            )));
-        }
-        paths.extend(found);
+        paths.extend(expand("--forecasts", &[PathBuf::from(pattern)])?);
     }
     if paths.is_empty() {
         return Err(CommandError::bad_input("give --forecast FILE or --forecasts GLOB"));
@@ -43,61 +57,103 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         .map(|p| ForecastFile::open(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CommandError::bad_input)?;
-    let truth = Store::open(a.truth)?;
-    // Climatology for the valid times scored, from the truth or from --climatology STORE.
+    let mut truth = Analyses::open(&expand("--truth", a.truth)?).map_err(CommandError::bad_input)?;
+    if let Some(note) = truth
+        .interpolate_onto(&forecasts[0].latitudes, &forecasts[0].longitudes)
+        .map_err(CommandError::bad_input)?
+    {
+        eprintln!("evaluate: {note}");
+    }
+    // Climatology for the valid times scored, from the truth or from --climatology.
     let needed: Vec<_> = forecasts.iter().flat_map(ForecastFile::valid_times).collect();
-    let climatology = match a.climatology {
-        Some(path) => {
-            let c = Store::open(path)?;
-            let order = truth
-                .columns
-                .iter()
-                .map(|col| {
-                    c.column_index(&col.name).ok_or_else(|| {
-                        CommandError::bad_input(format!("{}: no {} in the climatology", path.display(), col.name))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Climatology::from_store(&c, &needed)
-                .map_err(CommandError::failure)?
-                .reordered(&order)
+    let climatology = if a.climatology.is_empty() {
+        Climatology::from_analyses(&truth, &needed).map_err(CommandError::failure)?
+    } else {
+        let mut c = Analyses::open(&expand("--climatology", a.climatology)?).map_err(CommandError::bad_input)?;
+        if let Some(note) = c
+            .interpolate_onto(&truth.latitudes, &truth.longitudes)
+            .map_err(CommandError::bad_input)?
+        {
+            eprintln!("evaluate: {note}");
         }
-        None => Climatology::from_store(&truth, &needed).map_err(CommandError::failure)?,
+        let order = truth
+            .columns
+            .iter()
+            .map(|col| c.find(&ParameterKey::of_column(col)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| CommandError::bad_input(format!("{m} in the climatology {}", c.description)))?;
+        let missing: Vec<&str> = truth
+            .columns
+            .iter()
+            .zip(&order)
+            .filter(|(_, o)| o.is_none())
+            .map(|(col, _)| col.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "evaluate: the climatology {} has no {}: no ACC or climatology baseline for them",
+                c.description,
+                missing.join(", ")
+            );
+        }
+        Climatology::from_analyses(&c, &needed)
+            .map_err(CommandError::failure)?
+            .reordered(&order)
     };
     eprintln!("evaluate: {}", climatology.describe());
-    let table = verification::evaluate(&forecasts, &truth, &climatology).map_err(CommandError::bad_input)?;
+    let evaluation = verification::evaluate(&forecasts, &truth, &climatology).map_err(CommandError::bad_input)?;
+    if !evaluation.unscored.is_empty() {
+        eprintln!(
+            "evaluate: not scored, not in the truth {}: {}",
+            truth.description,
+            evaluation.unscored.join(", ")
+        );
+    }
     for line in verification::period_warnings(&forecasts) {
         eprintln!("evaluate: warning: {line}");
     }
+    let table = &evaluation.table;
     std::fs::create_dir_all(a.out).map_err(|e| CommandError::failure(format!("{}: {e}", a.out.display())))?;
     let csv = a.out.join("scores.csv");
-    verification::write_csv(&table, &csv).map_err(CommandError::failure)?;
-    print!("{}", verification::format_table(&table));
+    verification::write_csv(table, &csv).map_err(CommandError::failure)?;
+    let mut written = vec![csv];
+    if a.by_reference_time {
+        let path = a.out.join("scores_by_reference_time.csv");
+        verification::write_cases_csv(&evaluation.cases, &path).map_err(CommandError::failure)?;
+        written.push(path);
+    }
+    print!("{}", verification::format_table(table));
 
     let mut pictures = Vec::new();
-    let columns: Vec<String> = forecasts[0].columns.iter().map(|c| c.0.clone()).collect();
+    let columns: Vec<&String> = evaluation.truth_columns.keys().collect();
     let cases = describe_cases(&forecasts);
-    for column in &columns {
+    for &column in &columns {
         // Charts in the truth's units (what the scores are in), shown as a forecaster reads them.
-        let units = DisplayUnits::of(
-            truth
-                .column_index(column)
-                .and_then(|tc| truth.columns[tc].units.as_deref()),
-        );
+        let tc = evaluation.truth_columns[column];
+        let units = DisplayUnits::of(truth.columns[tc].units.as_deref());
         for (acc, name) in [(false, "rmse"), (true, "acc")] {
             let path = a.out.join(format!("{name}_{column}.png"));
-            score_chart(&table, column, acc, &units, &cases, &path).map_err(CommandError::failure)?;
+            score_chart(table, column, acc, &units, &cases, &path).map_err(CommandError::failure)?;
             pictures.push(path);
         }
     }
     let first = &forecasts[0];
-    let map_column = a.map_variable.unwrap_or(&columns[0]);
+    let map_column = match a.map_variable {
+        Some(name) => name,
+        None => first
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .find(|n| evaluation.truth_columns.contains_key(*n))
+            .expect("evaluate scored a column"),
+    };
     let c = first
-        .columns
-        .iter()
-        .position(|x| x.0 == map_column)
+        .column(map_column)
         .ok_or_else(|| CommandError::bad_input(format!("--map-variable {map_column} is not in the forecast")))?;
-    let tc = truth.column_index(map_column).expect("checked by evaluate");
+    let &tc = evaluation
+        .truth_columns
+        .get(map_column)
+        .ok_or_else(|| CommandError::bad_input(format!("--map-variable {map_column} is not in the truth")))?;
     let leads: Vec<i64> = if a.map_leads.is_empty() {
         let all: Vec<i64> = first
             .lead_hours
@@ -119,16 +175,18 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
             )));
         };
         let valid = first.reference_time + chrono::TimeDelta::hours(lead);
-        let Some(t) = truth.time_index(valid) else { continue };
-        let observed = truth.read_sample(t, &[tc])?[..truth.grid.len()].to_vec();
+        let Some(observed) = truth.field(tc, valid).map_err(CommandError::failure)? else {
+            continue;
+        };
         let mut forecast = first.field(c, k).map_err(CommandError::failure)?;
         let truth_units = truth.columns[tc].units.as_deref();
+        let column = &first.columns[c];
         if let Some(how) = truth_units
             .map(|target| {
                 vejr_ingest::units::field_conversion(
-                    first.units[c].as_deref(),
+                    column.units.as_deref(),
                     Some(target),
-                    first.standard_names[c].as_deref(),
+                    column.standard_name.as_deref(),
                     "the truth's",
                 )
             })
@@ -163,7 +221,9 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         }
         pictures.push(path);
     }
-    println!("scores: {}", csv.display());
+    for p in written {
+        println!("scores: {}", p.display());
+    }
     for p in pictures {
         println!("plot: {}", p.display());
     }

@@ -7,12 +7,12 @@
 //! `t` on pressure levels…): ERA5 stores ingested from GRIB have exactly those. A variable
 //! ecCodes does not know is refused when the writer is created, before any compute.
 
-use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, KeyWrite, KeyedMessage, ProductKind};
 use vejr_ingest::grib_reader::{ECCODES, MISSING_SENTINEL};
+use vejr_ingest::parameter_identity::samples_path;
 use vejr_ingest::store::Column;
 
 use super::ForecastOutput;
@@ -34,19 +34,6 @@ pub struct GribWriter {
     /// Canonical grid point of each GRIB value, in GRIB's scanning order.
     scan: Vec<usize>,
     open: bool,
-}
-
-/// Where this ecCodes keeps its samples (it knows; distributions differ).
-fn samples_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("ECCODES_SAMPLES_PATH") {
-        return PathBuf::from(p);
-    }
-    // SAFETY: a null context asks for ecCodes' default one; the returned string is owned by it.
-    let p = unsafe { eccodes_sys::codes_samples_path(std::ptr::null()) };
-    if p.is_null() {
-        return PathBuf::from("/usr/share/eccodes/samples");
-    }
-    PathBuf::from(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
 /// A regular lat-lon grid as GRIB scans it: north to south, west to east from the domain's
@@ -113,6 +100,8 @@ impl GribWriter {
     ) -> Result<Self, String> {
         let layout = regular_layout(&grid)?;
         let _guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
+        // A short name ecCodes does not know is refused below in vejr's words, not ecCodes'.
+        vejr_ingest::eccodes_log::capture();
         let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
         let at_sample = |e: String| format!("{}: {e}", sample.display());
         let mut handle =

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeDelta, Utc};
 use vejr_ingest::SourceHints;
 use vejr_ingest::grid::{Grid, GridKind};
+use vejr_ingest::parameter_identity::{ParameterKey, find_parameter};
 use vejr_ingest::regrid::Regridder;
 use vejr_ingest::store::Column;
 use vejr_ingest::store::Store;
@@ -280,22 +281,42 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
     // Where each column and time is: (source, variable, level, time index).
     let mut found: Vec<[Option<Location>; 2]> = Vec::new();
     let wanted = super::columns_of(meta);
+    // Every (variable, level) the files hold, by what it is (paramId, CF name, level).
+    let mut in_files: Vec<(usize, usize, usize)> = Vec::new();
+    let mut keys: Vec<ParameterKey> = Vec::new();
+    for (s, source) in sources.iter().enumerate() {
+        for (v, info) in source.header().variables.iter().enumerate() {
+            for l in 0..info.levels.len() {
+                in_files.push((s, v, l));
+                keys.push(ParameterKey::of_variable(info, l));
+            }
+        }
+    }
     for (c, name) in meta.columns.iter().enumerate() {
         let mut at = [None, None];
+        let column = wanted
+            .get(c)
+            .cloned()
+            .unwrap_or_else(|| Column::bare(name, "surface", 0.0));
+        let wanted_key = ParameterKey::of_column(&column);
+        // The same variable may be in several files (one per day): each is a candidate at its
+        // own times, so candidates are told apart per file.
         for (s, source) in sources.iter().enumerate() {
-            let h = source.header();
-            let Some(times) = h.time.valid_times() else { continue };
-            for (v, info) in h.variables.iter().enumerate() {
-                for (l, &level) in info.levels.iter().enumerate() {
-                    if !same_column(info, level, name, wanted.get(c)) {
-                        continue;
-                    }
+            let Some(times) = source.header().time.valid_times() else {
+                continue;
+            };
+            let here: Vec<usize> = (0..keys.len()).filter(|&i| in_files[i].0 == s).collect();
+            match find_parameter(&wanted_key, here.iter().map(|&i| &keys[i])) {
+                Ok(Some(j)) => {
+                    let (_, v, l) = in_files[here[j]];
                     for (k, when) in [date - step, date].into_iter().enumerate() {
                         if let Some(ti) = times.iter().position(|&x| x == when) {
                             at[k] = Some((s, v, l, ti));
                         }
                     }
                 }
+                Ok(None) => {}
+                Err(m) => problems.push(format!("{}: {m}", source.header().path.display())),
             }
         }
         for (k, when) in [date - step, date].into_iter().enumerate() {
@@ -408,25 +429,6 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
             .chain(notes.iter().cloned())
             .collect(),
     })
-}
-
-/// Whether a file's variable at `level` is the checkpoint's column `name`: by the store's name
-/// (vejr's own outputs carry it), or by the name the Copernicus CDS and vejr's NetCDF give the
-/// same variable (`t2m` for `2t`, `u10` for `10u`) on the same kind of level.
-fn same_column(info: &vejr_ingest::fields::VariableInfo, level: f64, name: &str, column: Option<&Column>) -> bool {
-    let surface = info.level_type == vejr_ingest::LevelType::Surface;
-    let composed = if surface {
-        info.name.clone()
-    } else {
-        format!("{}_{}", info.name, vejr_ingest::fields::format_level(level))
-    };
-    if composed == name {
-        return true;
-    }
-    let Some(c) = column else { return false };
-    let named = info.name == super::netcdf_output::netcdf_name(&c.variable);
-    let levelled = c.level_type != "surface";
-    named && surface != levelled && (surface || (level - c.level).abs() < 1e-6)
 }
 
 fn list(paths: &[PathBuf]) -> String {

@@ -32,20 +32,17 @@ pub struct OutputGrid<'a> {
 }
 
 /// CF names begin with a letter (CF 2.3). ERA5's digit-first short names get the names the
-/// Copernicus CDS uses in its NetCDF (ecCodes' cfVarName): 2t → t2m, 10u → u10; others put the
-/// digits last. The store's name stays in the `vejr_store_name` attribute.
+/// Copernicus CDS uses in its NetCDF, ecCodes' cfVarName: 2t → t2m, 10u → u10, 2d → d2m; names
+/// ecCodes does not know put their digits last. The store's name stays in the
+/// `vejr_store_name` attribute.
 pub fn netcdf_name(name: &str) -> String {
-    match name {
-        "2t" => "t2m".into(),
-        "2d" => "d2m".into(),
-        _ => {
-            let digits = name.chars().take_while(|c| c.is_ascii_digit()).count();
-            if digits == 0 || digits == name.len() {
-                name.to_owned()
-            } else {
-                format!("{}{}", &name[digits..], &name[..digits])
-            }
-        }
+    let digits = name.chars().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits == name.len() {
+        return name.to_owned();
+    }
+    match vejr_ingest::parameter_identity::eccodes_parameter(name) {
+        Some(p) if p.cf_var_name.starts_with(|c: char| c.is_ascii_alphabetic()) => p.cf_var_name,
+        _ => format!("{}{}", &name[digits..], &name[..digits]),
     }
 }
 
@@ -233,6 +230,10 @@ impl ForecastWriter {
                     };
                     v.put_attribute("coordinates", coordinates.as_str()).map_err(e)?;
                     v.put_attribute("vejr_store_name", store_name.as_str()).map_err(e)?;
+                    // As cfgrib and the CDS write it: readers match the parameter, not the name.
+                    if let Some(p) = vejr_ingest::parameter_identity::eccodes_parameter(&c.variable) {
+                        v.put_attribute("GRIB_paramId", p.param_id).map_err(e)?;
+                    }
                     variables.push((name.clone(), vec![None; width]));
                     variables.len() - 1
                 }
@@ -358,7 +359,7 @@ mod tests {
 
     #[test]
     fn netcdf_names_begin_with_a_letter() {
-        let names = ["2t", "10u", "100v", "msl", "u500", "2"].map(netcdf_name);
-        assert_eq!(names, ["t2m", "u10", "v100", "msl", "u500", "2"]);
+        let names = ["2t", "2d", "10u", "100v", "msl", "u500", "2", "7xyz"].map(netcdf_name);
+        assert_eq!(names, ["t2m", "d2m", "u10", "v100", "msl", "u500", "2", "xyz7"]);
     }
 }

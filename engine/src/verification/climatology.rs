@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::analyses::Analyses;
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use vejr_ingest::store::Store;
 
 /// The shortest statistics period for a day-of-year climatology (WeatherBench 2 uses 30 years).
 pub const MIN_YEARS_FOR_DAY_OF_YEAR: f64 = 3.0;
@@ -37,33 +37,34 @@ fn day_distance(a: u32, b: u32) -> u32 {
 }
 
 impl Climatology {
-    /// From the store's statistics period, for the valid times `needed` (a day-of-year
+    /// From the analyses' statistics period, for the valid times `needed` (a day-of-year
     /// climatology is worked out only for the days scored).
-    pub fn from_store(store: &Store, needed: &[DateTime<Utc>]) -> Result<Self, String> {
-        let period = (store.statistics_start, store.statistics_end);
+    pub fn from_analyses(analyses: &Analyses, needed: &[DateTime<Utc>]) -> Result<Self, String> {
+        let period = analyses.statistics_period;
         let years = (period.1 - period.0).num_seconds() as f64 / (365.25 * 86_400.0);
         let kind = if years >= MIN_YEARS_FOR_DAY_OF_YEAR {
             Kind::DayOfYearAndHour
         } else {
             Kind::HourOfDay
         };
-        let in_period: Vec<usize> = (0..store.dates.len())
-            .filter(|&t| (period.0..=period.1).contains(&store.dates[t]))
+        let in_period: Vec<DateTime<Utc>> = analyses
+            .times
+            .iter()
+            .copied()
+            .filter(|t| (period.0..=period.1).contains(t))
             .collect();
         let keys: BTreeSet<Key> = match kind {
-            Kind::HourOfDay => in_period.iter().map(|&t| (0, store.dates[t].hour())).collect(),
+            Kind::HourOfDay => in_period.iter().map(|t| (0, t.hour())).collect(),
             Kind::DayOfYearAndHour => needed.iter().map(|v| (v.ordinal(), v.hour())).collect(),
         };
-        let n = store.grid.len();
-        let stride = store.members.len() * n;
-        let columns = store.columns.len();
+        let n = analyses.points();
+        let columns = analyses.columns.len();
         let mut sums: BTreeMap<Key, (Vec<f64>, Vec<u32>)> = keys
             .iter()
             .map(|&k| (k, (vec![0.0; columns * n], vec![0; columns * n])))
             .collect();
         let half = WINDOW_DAYS / 2;
-        for &t in &in_period {
-            let date = store.dates[t];
+        for &date in &in_period {
             let targets: Vec<Key> = keys
                 .iter()
                 .copied()
@@ -74,12 +75,14 @@ impl Climatology {
             if targets.is_empty() {
                 continue;
             }
-            let all = store.read_time(t).map_err(|e| e.to_string())?;
+            let all: Vec<Option<Vec<f32>>> = (0..columns)
+                .map(|c| analyses.field(c, date))
+                .collect::<Result<_, _>>()?;
             for key in targets {
                 let (sum, count) = sums.get_mut(&key).expect("keys");
-                for c in 0..columns {
-                    for p in 0..n {
-                        let v = all[c * stride + p];
+                for (c, field) in all.iter().enumerate() {
+                    let Some(field) = field else { continue };
+                    for (p, &v) in field.iter().enumerate() {
                         if v.is_finite() {
                             sum[c * n + p] += v as f64;
                             count[c * n + p] += 1;
@@ -102,21 +105,28 @@ impl Climatology {
         Ok(Self { kind, period, fields })
     }
 
-    /// The climatological field of a store column at a valid time; None where the statistics
+    /// The climatological field of a column of the analyses at a valid time; None where the statistics
     /// period has no value at that hour (a 12Z forecast against a 00Z-only climatology).
     pub fn field(&self, column: usize, valid: DateTime<Utc>) -> Option<&[f32]> {
         let key = match self.kind {
             Kind::HourOfDay => (0, valid.hour()),
             Kind::DayOfYearAndHour => (valid.ordinal(), valid.hour()),
         };
-        self.fields.get(&key).and_then(|f| f.get(column)).map(Vec::as_slice)
+        self.fields
+            .get(&key)
+            .and_then(|f| f.get(column))
+            .filter(|f| !f.is_empty())
+            .map(Vec::as_slice)
     }
 
-    /// The same climatology with its columns in another order (`--climatology STORE` put into
-    /// the truth's columns).
-    pub fn reordered(mut self, order: &[usize]) -> Self {
+    /// The same climatology with its columns in another order (`--climatology` put into the
+    /// truth's columns); a column without one (None) gets no climatology, and no ACC.
+    pub fn reordered(mut self, order: &[Option<usize>]) -> Self {
         for fields in self.fields.values_mut() {
-            *fields = order.iter().map(|&c| std::mem::take(&mut fields[c])).collect();
+            *fields = order
+                .iter()
+                .map(|c| c.map(|c| fields[c].clone()).unwrap_or_default())
+                .collect();
         }
         self
     }

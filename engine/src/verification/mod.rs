@@ -1,213 +1,89 @@
 //! `vejr evaluate`: forecasts against analyses, next to persistence and climatology on the same
 //! cases, per variable, level and lead time.
 
+pub mod analyses;
 pub mod climatology;
 pub mod coastlines;
 pub mod colour_scales;
 pub mod contours;
 pub mod display_units;
+pub mod forecast_files;
 pub mod maps;
 pub mod score_charts;
 pub mod scores;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vejr_ingest::store::Store;
+
+pub use analyses::Analyses;
+pub use forecast_files::ForecastFile;
 
 use climatology::Climatology;
-use scores::{Aggregate, field_scores, latitude_weights};
-
-/// One forecast file as vejr writes it: per store column, a field per lead time.
-pub struct ForecastFile {
-    pub path: PathBuf,
-    pub reference_time: DateTime<Utc>,
-    pub lead_hours: Vec<f64>,
-    pub latitudes: Vec<f64>,
-    /// In the store's order ([0°, 360°) ascending), as [`Self::field`] returns the values.
-    pub longitudes: Vec<f64>,
-    /// Store column `i` is the file's column `store_columns[i]`.
-    store_columns: Vec<usize>,
-    /// (store column name, variable, level index or None).
-    pub columns: Vec<(String, String, Option<usize>)>,
-    /// Per column, the `units` attribute of its variable.
-    pub units: Vec<Option<String>>,
-    pub standard_names: Vec<Option<String>>,
-    /// The checkpoint's training and validation periods, from the file's global attributes.
-    pub training_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    pub validation_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    file: netcdf::File,
-}
-
-/// `"A to B"` as the forecast writes a period; None for anything else (older files, "?").
-fn parse_period(text: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let (a, b) = text.split_once(" to ")?;
-    let parse = |t: &str| t.trim().parse::<DateTime<Utc>>().ok();
-    Some((parse(a)?, parse(b)?))
-}
-
-fn nc(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
-}
-
-impl ForecastFile {
-    pub fn open(path: &Path) -> Result<Self, String> {
-        let file = netcdf::open(path).map_err(|e| nc(path, e))?;
-        let get = |name: &str| -> Result<Vec<f64>, String> {
-            file.variable(name)
-                .ok_or_else(|| nc(path, format!("no {name} variable: not a vejr forecast")))?
-                .get_values::<f64, _>(..)
-                .map_err(|e| nc(path, e))
-        };
-        let units = match file
-            .variable("forecast_reference_time")
-            .and_then(|v| v.attribute_value("units"))
-        {
-            Some(Ok(netcdf::AttributeValue::Str(s))) => s,
-            _ => return Err(nc(path, "forecast_reference_time has no units: not a vejr forecast")),
-        };
-        let since = units
-            .strip_prefix("hours since ")
-            .ok_or_else(|| nc(path, "unexpected time units"))?;
-        let base = chrono::NaiveDateTime::parse_from_str(since, "%Y-%m-%d %H:%M:%S")
-            .map_err(|e| nc(path, format!("time units {units}: {e}")))?
-            .and_utc();
-        let offset = get("forecast_reference_time")?[0];
-        let reference_time = base + TimeDelta::seconds((offset * 3600.0).round() as i64);
-        let levels = file
-            .variable("pressure_level")
-            .map(|v| v.get_values::<f64, _>(..))
-            .transpose()
-            .map_err(|e| nc(path, e))?
-            .unwrap_or_default();
-        let mut columns = Vec::new();
-        let (mut units, mut standard_names) = (Vec::new(), Vec::new());
-        for v in file.variables() {
-            let text = |name: &str| match v.attribute_value(name) {
-                Some(Ok(netcdf::AttributeValue::Str(s))) => Some(s),
-                _ => None,
-            };
-            let before = columns.len();
-            let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
-            // Scores are matched to the truth store by the store's own names (2t, not t2m).
-            let store_name = match v.attribute_value("vejr_store_name") {
-                Some(Ok(netcdf::AttributeValue::Str(s))) => s,
-                _ => v.name(),
-            };
-            match dims.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
-                ["time", "latitude", "longitude"] => columns.push((store_name, v.name(), None)),
-                ["time", "pressure_level", "latitude", "longitude"] => {
-                    for (i, l) in levels.iter().enumerate() {
-                        columns.push((
-                            format!("{}_{}", store_name, vejr_ingest::fields::format_level(*l)),
-                            v.name(),
-                            Some(i),
-                        ));
-                    }
-                }
-                _ => {}
-            }
-            for _ in before..columns.len() {
-                units.push(text("units"));
-                standard_names.push(text("standard_name"));
-            }
-        }
-        let period = |name: &str| match file.attribute(name).map(|a| a.value()) {
-            Some(Ok(netcdf::AttributeValue::Str(s))) => parse_period(&s),
-            _ => None,
-        };
-        let (training_period, validation_period) = (period("training_period"), period("validation_period"));
-        // Files run west to east across the domain; scores compare in the store's order.
-        let (store_columns, longitudes) = crate::forecast::longitude_order::to_store_order(&get("longitude")?);
-        Ok(Self {
-            path: path.to_owned(),
-            reference_time,
-            lead_hours: get("forecast_period")?,
-            latitudes: get("latitude")?,
-            longitudes,
-            store_columns,
-            columns,
-            units,
-            standard_names,
-            training_period,
-            validation_period,
-            file,
-        })
-    }
-
-    /// The field of column `c` at lead index `k`.
-    /// Valid times of the forecast (reference time plus each lead).
-    pub fn valid_times(&self) -> Vec<DateTime<Utc>> {
-        self.lead_hours
-            .iter()
-            .map(|h| self.reference_time + TimeDelta::seconds((h * 3600.0).round() as i64))
-            .collect()
-    }
-
-    pub fn field(&self, c: usize, k: usize) -> Result<Vec<f32>, String> {
-        let (_, variable, level) = &self.columns[c];
-        let v = self.file.variable(variable).ok_or("variable vanished")?;
-        let in_file = match level {
-            None => v.get_values::<f32, _>((k, .., ..)),
-            Some(l) => v.get_values::<f32, _>((k, *l, .., ..)),
-        }
-        .map_err(|e| nc(&self.path, e))?;
-        let nx = self.store_columns.len();
-        Ok(in_file
-            .chunks(nx.max(1))
-            .flat_map(|row| self.store_columns.iter().map(move |&j| row[j]))
-            .collect())
-    }
-}
+use scores::{Aggregate, FieldScores, field_scores, latitude_weights};
 
 pub const SYSTEMS: [&str; 3] = ["model", "persistence", "climatology"];
 
 /// Scores keyed by (column, lead hours, system).
 pub type ScoreTable = BTreeMap<(String, i64, &'static str), Aggregate>;
 
-fn truth_field(store: &Store, column: usize, time: DateTime<Utc>) -> Result<Option<Vec<f32>>, String> {
-    let Some(t) = store.time_index(time) else {
-        return Ok(None);
-    };
-    let raw = store.read_sample(t, &[column]).map_err(|e| e.to_string())?;
-    Ok(Some(raw[..store.grid.len()].to_vec()))
+/// Scores of each forecast, keyed by (column, reference time, lead hours, system): the
+/// (reference time, lead time) layout.
+pub type CaseTable = BTreeMap<(String, DateTime<Utc>, i64, &'static str), FieldScores>;
+
+pub struct Evaluation {
+    pub table: ScoreTable,
+    pub cases: CaseTable,
+    /// Per forecast column name, the truth's column it is scored against.
+    pub truth_columns: BTreeMap<String, usize>,
+    /// Forecast variables the truth does not have, left unscored.
+    pub unscored: Vec<String>,
 }
 
 /// Scores every forecast against `truth`, with persistence (the analysis at the reference time)
-/// and `climatology` as baselines on the same cases.
-pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &Climatology) -> Result<ScoreTable, String> {
+/// and `climatology` as baselines on the same cases. Each forecast variable is found in the
+/// truth by what it is (`2t` in a forecast, `t2m` in a CDS file); one the truth lacks is left
+/// out and listed, and nothing in common at all is an error.
+pub fn evaluate(forecasts: &[ForecastFile], truth: &Analyses, climatology: &Climatology) -> Result<Evaluation, String> {
     let mut table = ScoreTable::new();
+    let mut cases = CaseTable::new();
+    let mut truth_columns = BTreeMap::new();
+    let mut unscored = Vec::new();
     for f in forecasts {
         let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
-        if !(same(&f.latitudes, &truth.grid.latitudes) && same(&f.longitudes, &truth.grid.longitudes)) {
+        if !(same(&f.latitudes, &truth.latitudes) && same(&f.longitudes, &truth.longitudes)) {
             return Err(format!(
                 "{} is on a {}×{} grid, the truth {} on {}×{}",
                 f.path.display(),
                 f.latitudes.len(),
                 f.longitudes.len(),
-                truth.path.display(),
-                truth.grid.latitudes.len(),
-                truth.grid.longitudes.len()
+                truth.description,
+                truth.latitudes.len(),
+                truth.longitudes.len()
             ));
         }
         let weights = latitude_weights(&f.latitudes, f.longitudes.len());
-        for (c, (name, _, _)) in f.columns.iter().enumerate() {
-            let Some(tc) = truth.column_index(name) else {
-                return Err(format!(
-                    "{}: variable {name} is not in the truth {}",
-                    f.path.display(),
-                    truth.path.display()
-                ));
+        for (c, column) in f.columns.iter().enumerate() {
+            let name = &column.name;
+            let Some(tc) = truth
+                .find(&column.key)
+                .map_err(|m| format!("{} in the truth {}", m, truth.description))?
+            else {
+                if !unscored.contains(name) {
+                    unscored.push(name.clone());
+                }
+                continue;
             };
+            truth_columns.insert(name.clone(), tc);
             // Scored in the truth's units: a forecast in °C against analyses in K is converted
             // (said once per file and variable), one in units that do not convert is refused.
             let conversion = match truth.columns[tc].units.as_deref() {
                 None => None,
                 target => vejr_ingest::units::field_conversion(
-                    f.units[c].as_deref(),
+                    column.units.as_deref(),
                     target,
-                    f.standard_names[c].as_deref(),
+                    column.standard_name.as_deref(),
                     "the truth's",
                 )
                 .map_err(|m| format!("{}: {name} {m}", f.path.display()))?,
@@ -219,7 +95,7 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &Climato
                     f.path.display()
                 );
             }
-            let initial = truth_field(truth, tc, f.reference_time)?;
+            let initial = truth.field(tc, f.reference_time)?;
             for (k, &hours) in f.lead_hours.iter().enumerate() {
                 // Lead 0 (--write-initial-state) is the initial condition, not a forecast:
                 // WeatherBench 2 scores from the first step.
@@ -227,7 +103,7 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &Climato
                     continue;
                 }
                 let valid = f.reference_time + TimeDelta::seconds((hours * 3600.0).round() as i64);
-                let Some(observed) = truth_field(truth, tc, valid)? else {
+                let Some(observed) = truth.field(tc, valid)? else {
                     continue;
                 };
                 let clim = climatology.field(tc, valid);
@@ -239,6 +115,7 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &Climato
                 let mut add = |system: &'static str, values: &[f32]| {
                     if let Some(s) = field_scores(values, &observed, clim, &weights) {
                         table.entry((name.clone(), lead, system)).or_default().add(s);
+                        cases.insert((name.clone(), f.reference_time, lead, system), s);
                     }
                 };
                 add("model", &forecast);
@@ -252,9 +129,31 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Store, climatology: &Climato
         }
     }
     if table.is_empty() {
-        return Err("no forecast lead time has an analysis in the truth store to score against".into());
+        return Err(if truth_columns.is_empty() {
+            format!(
+                "no forecast variable ({}) is in the truth {} (it has {})",
+                unscored.join(", "),
+                truth.description,
+                truth
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            format!(
+                "no forecast lead time has an analysis in the truth {} to score against",
+                truth.description
+            )
+        });
     }
-    Ok(table)
+    Ok(Evaluation {
+        table,
+        cases,
+        truth_columns,
+        unscored,
+    })
 }
 
 /// Lines saying how many forecasts verify on days the checkpoint was trained or chosen on:
@@ -310,6 +209,24 @@ pub fn write_csv(table: &ScoreTable, path: &Path) -> Result<(), String> {
     })
 }
 
+/// The scores of each forecast, one row per (system, variable, reference time, lead time), as
+/// WeatherBench 2 and xarray lay out forecasts from many initial times.
+pub fn write_cases_csv(cases: &CaseTable, path: &Path) -> Result<(), String> {
+    let mut text = String::from("system,variable,reference_time,lead_hours,rmse,acc,bias\n");
+    for ((column, reference_time, lead, system), s) in cases {
+        text.push_str(&format!(
+            "{system},{column},{},{lead},{:.6},{},{:.6}\n",
+            reference_time.format("%Y-%m-%dT%H:%M:%SZ"),
+            s.mse.sqrt(),
+            s.acc.map_or(String::new(), |v| format!("{v:.6}")),
+            s.bias
+        ));
+    }
+    crate::write_atomically(path, |partial| {
+        std::fs::write(partial, &text).map_err(|e| crate::write_failure(partial, e))
+    })
+}
+
 /// The table a person reads: per variable and lead, RMSE and ACC of the model and baselines.
 pub fn format_table(table: &ScoreTable) -> String {
     let mut out = format!(
@@ -341,18 +258,4 @@ pub fn format_table(table: &ScoreTable) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_read_back_as_the_forecast_writes_them() {
-        let (a, b) = parse_period("1996-01-05T00:00:00Z to 1996-01-15T18:00:00Z").unwrap();
-        assert_eq!(a.to_rfc3339(), "1996-01-05T00:00:00+00:00");
-        assert_eq!(b.to_rfc3339(), "1996-01-15T18:00:00+00:00");
-        assert_eq!(parse_period("? to ?"), None);
-        assert_eq!(parse_period("1996-01-05T00:00:00Z"), None);
-    }
 }

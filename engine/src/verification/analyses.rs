@@ -1,0 +1,243 @@
+//! What forecasts are verified against: a store, or analysis files as they come (ERA5 from the
+//! CDS in NetCDF or GRIB, one file or many). Either way a field is asked for by (column, valid
+//! time), and a forecast's variables are found in it by what they are (paramId, the NetCDF
+//! name ecCodes gives them, CF standard name and level), not by one file's spelling.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use vejr_ingest::parameter_identity::{ParameterKey, find_parameter};
+use vejr_ingest::regrid::Regridder;
+use vejr_ingest::store::{Column, Store};
+use vejr_ingest::{FieldSource, Grid, GridKind, SourceHints};
+
+/// Where one column's field at one time is in the files: (file, variable, level, time index).
+type Location = (usize, usize, usize, usize);
+
+enum Holder {
+    /// The last time read: a store keeps every column of a time in one chunk, read once.
+    Store(Box<Store>, RefCell<Option<(usize, Vec<f32>)>>),
+    Files {
+        sources: Vec<Box<dyn FieldSource>>,
+        at: BTreeMap<(usize, DateTime<Utc>), Location>,
+        /// Onto the forecasts' grid, when the files are on another.
+        regridder: Option<Regridder>,
+    },
+}
+
+pub struct Analyses {
+    /// The store's path, or the files', for messages.
+    pub description: String,
+    pub latitudes: Vec<f64>,
+    pub longitudes: Vec<f64>,
+    pub columns: Vec<Column>,
+    keys: Vec<ParameterKey>,
+    /// Every valid time held, ascending.
+    pub times: Vec<DateTime<Utc>>,
+    /// The period whose mean is the climatology: the store's statistics period, all of the files.
+    pub statistics_period: (DateTime<Utc>, DateTime<Utc>),
+    holder: Holder,
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    match paths {
+        [one] => one.display().to_string(),
+        [first, .., last] => format!("{} files ({} … {})", paths.len(), first.display(), last.display()),
+        [] => "no files".into(),
+    }
+}
+
+impl Analyses {
+    /// A store directory, or one or more NetCDF/GRIB files.
+    pub fn open(paths: &[PathBuf]) -> Result<Self, String> {
+        match paths {
+            [one] if one.is_dir() => Self::from_store(Store::open(one).map_err(|e| e.to_string())?),
+            [] => Err("no analyses given".into()),
+            _ => Self::from_files(paths),
+        }
+    }
+
+    pub fn from_store(store: Store) -> Result<Self, String> {
+        Ok(Self {
+            description: store.path.display().to_string(),
+            latitudes: store.grid.latitudes.clone(),
+            longitudes: store.grid.longitudes.clone(),
+            keys: store.columns.iter().map(ParameterKey::of_column).collect(),
+            columns: store.columns.clone(),
+            times: store.dates.clone(),
+            statistics_period: (store.statistics_start, store.statistics_end),
+            holder: Holder::Store(Box::new(store), RefCell::new(None)),
+        })
+    }
+
+    fn from_files(paths: &[PathBuf]) -> Result<Self, String> {
+        let mut sources = Vec::new();
+        for p in paths {
+            sources.push(vejr_ingest::open(p, &SourceHints::default()).map_err(|e| e.to_string())?);
+        }
+        let first = sources[0].header();
+        let (latitudes, longitudes) = (first.grid.latitudes.clone(), first.grid.longitudes.clone());
+        let mut columns: Vec<Column> = Vec::new();
+        let mut keys: Vec<ParameterKey> = Vec::new();
+        let mut at = BTreeMap::new();
+        for (s, source) in sources.iter().enumerate() {
+            let h = source.header();
+            if !h.grid.same_points(&first.grid, 1e-6) {
+                return Err(format!(
+                    "{} is on {}, {} on {}: analyses must share one grid",
+                    h.path.display(),
+                    h.grid.describe(),
+                    first.path.display(),
+                    first.grid.describe()
+                ));
+            }
+            let Some(times) = h.time.valid_times() else {
+                return Err(format!("{}: no valid times, so no analyses", h.path.display()));
+            };
+            for (v, info) in h.variables.iter().enumerate() {
+                for l in 0..info.levels.len() {
+                    let key = ParameterKey::of_variable(info, l);
+                    let c = match keys.iter().position(|k| k.name == key.name) {
+                        Some(c) => c,
+                        None => {
+                            let (level_type, level) = key.level.clone().unwrap_or_else(|| ("surface".to_owned(), 0.0));
+                            columns.push(Column {
+                                name: key.name.clone(),
+                                variable: info.name.clone(),
+                                level_type,
+                                level,
+                                units: info.units.clone(),
+                                standard_name: info.standard_name.clone(),
+                                long_name: info.long_name.clone(),
+                            });
+                            keys.push(key);
+                            keys.len() - 1
+                        }
+                    };
+                    for (ti, &t) in times.iter().enumerate() {
+                        at.insert((c, t), (s, v, l, ti));
+                    }
+                }
+            }
+        }
+        let mut times: Vec<DateTime<Utc>> = at.keys().map(|&(_, t)| t).collect();
+        times.sort();
+        times.dedup();
+        let (Some(&a), Some(&b)) = (times.first(), times.last()) else {
+            return Err(format!("{}: no valid times", list(paths)));
+        };
+        Ok(Self {
+            description: list(paths),
+            latitudes,
+            longitudes,
+            columns,
+            keys,
+            times,
+            statistics_period: (a, b),
+            holder: Holder::Files {
+                sources,
+                at,
+                regridder: None,
+            },
+        })
+    }
+
+    /// Analysis files on another grid than the forecasts' (ERA5 at 0.25° for a model at 0.5°) are
+    /// interpolated onto it bilinearly, as ingest builds stores, and the note saying so is
+    /// returned; a store must already be on it. Err when the files do not cover every point.
+    pub fn interpolate_onto(&mut self, latitudes: &[f64], longitudes: &[f64]) -> Result<Option<String>, String> {
+        let target = Grid {
+            kind: GridKind::RegularLatLon,
+            latitudes: latitudes.to_vec(),
+            longitudes: longitudes.to_vec(),
+        };
+        let Holder::Files { sources, regridder, .. } = &mut self.holder else {
+            let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+            return if same(&self.latitudes, latitudes) && same(&self.longitudes, longitudes) {
+                Ok(None)
+            } else {
+                Err(format!(
+                    "the store {} is on a {}×{} grid, the forecasts on {}×{}: a store must be on the forecasts' grid",
+                    self.description,
+                    self.latitudes.len(),
+                    self.longitudes.len(),
+                    latitudes.len(),
+                    longitudes.len()
+                ))
+            };
+        };
+        let grid = &sources[0].header().grid;
+        if grid.same_points(&target, 1e-6) {
+            return Ok(None);
+        }
+        let r = Regridder::new(grid, &target);
+        let mut probe = Vec::with_capacity(target.len());
+        r.apply(&vec![0.0; grid.len()], &mut probe);
+        let outside = probe.iter().filter(|v| v.is_nan()).count();
+        if outside > 0 {
+            return Err(format!(
+                "the truth {} ({}) does not cover {outside} of the forecasts' {} points",
+                self.description,
+                grid.describe(),
+                target.len()
+            ));
+        }
+        let note = format!(
+            "interpolating the truth {} ({}) bilinearly onto the forecasts' {}×{} grid, as ingest does",
+            self.description,
+            grid.describe(),
+            latitudes.len(),
+            longitudes.len()
+        );
+        *regridder = Some(r);
+        self.latitudes = latitudes.to_vec();
+        self.longitudes = longitudes.to_vec();
+        Ok(Some(note))
+    }
+
+    pub fn points(&self) -> usize {
+        self.latitudes.len() * self.longitudes.len()
+    }
+
+    /// The column that is `wanted`; Err when two are equally good candidates.
+    pub fn find(&self, wanted: &ParameterKey) -> Result<Option<usize>, String> {
+        find_parameter(wanted, &self.keys)
+    }
+
+    /// The field of `column` valid at `time` (member 0), None when there is no analysis then.
+    pub fn field(&self, column: usize, time: DateTime<Utc>) -> Result<Option<Vec<f32>>, String> {
+        let n = self.points();
+        match &self.holder {
+            Holder::Store(store, last) => {
+                let Some(t) = store.time_index(time) else {
+                    return Ok(None);
+                };
+                let mut last = last.borrow_mut();
+                if last.as_ref().is_none_or(|(cached, _)| *cached != t) {
+                    *last = Some((t, store.read_time(t).map_err(|e| e.to_string())?));
+                }
+                let all = &last.as_ref().expect("just read").1;
+                let width = store.members.len() * n;
+                Ok(Some(all[column * width..column * width + n].to_vec()))
+            }
+            Holder::Files { sources, at, regridder } => {
+                let Some(&(s, v, l, ti)) = at.get(&(column, time)) else {
+                    return Ok(None);
+                };
+                let slab = sources[s].read(v, ti).map_err(|e| e.to_string())?;
+                let points = sources[s].header().grid.len();
+                let field = &slab[l * sources[s].header().members.len() * points..][..points];
+                Ok(Some(match regridder {
+                    Some(r) => {
+                        let mut out = Vec::with_capacity(n);
+                        r.apply(field, &mut out);
+                        out
+                    }
+                    None => field.to_vec(),
+                }))
+            }
+        }
+    }
+}
