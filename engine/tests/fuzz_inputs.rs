@@ -285,7 +285,6 @@ fn hostile_ingest_config_values_are_refused_or_honoured() {
 #[test]
 fn a_damaged_time_value_is_refused_before_the_store_is_sized() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("far.nc");
     let cases: [(&[f64], &str); 2] = [
         (
             &[0.0, 1.0, 2.6e7],
@@ -293,7 +292,11 @@ fn a_damaged_time_value_is_refused_before_the_store_is_sized() {
         ),
         (&[0.0, 2.6e7, 2.0], "time is not increasing at index 2"),
     ];
-    for (hours, expected) in cases {
+    for (case, (hours, expected)) in cases.into_iter().enumerate() {
+        // A file of its own per case: a child process that another test thread forks while this
+        // one has the file open inherits HDF5's lock on it (HDF5 opens without O_CLOEXEC) and
+        // holds it while it runs, so re-creating the same file could fail (EACCES) in CI.
+        let file = dir.path().join(format!("far-{case}.nc"));
         let mut f = netcdf::create(&file).unwrap();
         f.add_dimension("time", 3).unwrap();
         f.add_dimension("latitude", 2).unwrap();
