@@ -55,6 +55,7 @@ fn steps(c: &mut Criterion) {
         let weights = LossWeights {
             area: losses::area_weights(&grid.latitudes, grid.longitudes.len()),
             channel: vec![1.0; CHANNELS],
+            boundary: Vec::new(),
         };
         let error_weights = losses::error_weights::<A>(&weights, &normalization, &device);
         let points = grid.len();

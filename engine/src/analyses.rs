@@ -1,7 +1,9 @@
-//! What forecasts are verified against: a store, or analysis files as they come (ERA5 from the
-//! CDS in NetCDF or GRIB, one file or many). Either way a field is asked for by (column, valid
-//! time), and a forecast's variables are found in it by what they are (paramId, the NetCDF
-//! name ecCodes gives them, CF standard name and level), not by one file's spelling.
+//! Analyses as a forecast meets them: the truth `vejr evaluate` scores against, the host a
+//! limited-area model takes its boundary from. A store, or analysis files as they come (ERA5
+//! from the CDS in NetCDF or GRIB, one file or many). Either way a field is asked for by
+//! (column, valid time), on the forecast's grid (interpolated when need be), and a variable is
+//! found by what it is (paramId, the NetCDF name ecCodes gives it, CF standard name and level),
+//! not by one file's spelling.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -22,8 +24,6 @@ enum Holder {
     Files {
         sources: Vec<Box<dyn FieldSource>>,
         at: BTreeMap<(usize, DateTime<Utc>), Location>,
-        /// Onto the forecasts' grid, when the files are on another.
-        regridder: Option<Regridder>,
     },
 }
 
@@ -38,6 +38,10 @@ pub struct Analyses {
     pub times: Vec<DateTime<Utc>>,
     /// The period whose mean is the climatology: the store's statistics period, all of the files.
     pub statistics_period: (DateTime<Utc>, DateTime<Utc>),
+    /// The store's or files' own grid.
+    grid: Grid,
+    /// Onto the forecast's grid, when the analyses are on another.
+    regridder: Option<Regridder>,
     holder: Holder,
 }
 
@@ -68,6 +72,8 @@ impl Analyses {
             columns: store.columns.clone(),
             times: store.dates.clone(),
             statistics_period: (store.statistics_start, store.statistics_end),
+            grid: store.grid.clone(),
+            regridder: None,
             holder: Holder::Store(Box::new(store), RefCell::new(None)),
         })
     }
@@ -136,62 +142,45 @@ impl Analyses {
             keys,
             times,
             statistics_period: (a, b),
-            holder: Holder::Files {
-                sources,
-                at,
-                regridder: None,
-            },
+            grid: first.grid.clone(),
+            regridder: None,
+            holder: Holder::Files { sources, at },
         })
     }
 
-    /// Analysis files on another grid than the forecasts' (ERA5 at 0.25° for a model at 0.5°) are
-    /// interpolated onto it bilinearly, as ingest builds stores, and the note saying so is
-    /// returned; a store must already be on it. Err when the files do not cover every point.
+    /// Analyses on another grid than the forecast's (ERA5 at 0.25° for a model at 0.5°, a host
+    /// model's grid) are interpolated onto it bilinearly, as ingest builds stores, and the note
+    /// saying so is returned. Err when they do not cover every point of it.
     pub fn interpolate_onto(&mut self, latitudes: &[f64], longitudes: &[f64]) -> Result<Option<String>, String> {
         let target = Grid {
             kind: GridKind::RegularLatLon,
             latitudes: latitudes.to_vec(),
             longitudes: longitudes.to_vec(),
         };
-        let Holder::Files { sources, regridder, .. } = &mut self.holder else {
-            let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
-            return if same(&self.latitudes, latitudes) && same(&self.longitudes, longitudes) {
-                Ok(None)
-            } else {
-                Err(format!(
-                    "the store {} is on a {}×{} grid, the forecasts on {}×{}: a store must be on the forecasts' grid",
-                    self.description,
-                    self.latitudes.len(),
-                    self.longitudes.len(),
-                    latitudes.len(),
-                    longitudes.len()
-                ))
-            };
-        };
-        let grid = &sources[0].header().grid;
-        if grid.same_points(&target, 1e-6) {
+        if self.grid.same_points(&target, 1e-6) {
+            self.regridder = None;
             return Ok(None);
         }
-        let r = Regridder::new(grid, &target);
+        let r = Regridder::new(&self.grid, &target);
         let mut probe = Vec::with_capacity(target.len());
-        r.apply(&vec![0.0; grid.len()], &mut probe);
+        r.apply(&vec![0.0; self.grid.len()], &mut probe);
         let outside = probe.iter().filter(|v| v.is_nan()).count();
         if outside > 0 {
             return Err(format!(
-                "the truth {} ({}) does not cover {outside} of the forecasts' {} points",
+                "{} ({}) does not cover {outside} of the forecast's {} points",
                 self.description,
-                grid.describe(),
+                self.grid.describe(),
                 target.len()
             ));
         }
         let note = format!(
-            "interpolating the truth {} ({}) bilinearly onto the forecasts' {}×{} grid, as ingest does",
+            "interpolating {} ({}) bilinearly onto the forecast's {}×{} grid, as ingest does",
             self.description,
-            grid.describe(),
+            self.grid.describe(),
             latitudes.len(),
             longitudes.len()
         );
-        *regridder = Some(r);
+        self.regridder = Some(r);
         self.latitudes = latitudes.to_vec();
         self.longitudes = longitudes.to_vec();
         Ok(Some(note))
@@ -206,10 +195,11 @@ impl Analyses {
         find_parameter(wanted, &self.keys)
     }
 
-    /// The field of `column` valid at `time` (member 0), None when there is no analysis then.
+    /// The field of `column` valid at `time` (member 0) on the forecast's grid, None when there
+    /// is no analysis then.
     pub fn field(&self, column: usize, time: DateTime<Utc>) -> Result<Option<Vec<f32>>, String> {
-        let n = self.points();
-        match &self.holder {
+        let n = self.grid.len();
+        let own = match &self.holder {
             Holder::Store(store, last) => {
                 let Some(t) = store.time_index(time) else {
                     return Ok(None);
@@ -220,24 +210,23 @@ impl Analyses {
                 }
                 let all = &last.as_ref().expect("just read").1;
                 let width = store.members.len() * n;
-                Ok(Some(all[column * width..column * width + n].to_vec()))
+                all[column * width..column * width + n].to_vec()
             }
-            Holder::Files { sources, at, regridder } => {
+            Holder::Files { sources, at } => {
                 let Some(&(s, v, l, ti)) = at.get(&(column, time)) else {
                     return Ok(None);
                 };
                 let slab = sources[s].read(v, ti).map_err(|e| e.to_string())?;
-                let points = sources[s].header().grid.len();
-                let field = &slab[l * sources[s].header().members.len() * points..][..points];
-                Ok(Some(match regridder {
-                    Some(r) => {
-                        let mut out = Vec::with_capacity(n);
-                        r.apply(field, &mut out);
-                        out
-                    }
-                    None => field.to_vec(),
-                }))
+                slab[l * sources[s].header().members.len() * n..][..n].to_vec()
             }
-        }
+        };
+        Ok(Some(match &self.regridder {
+            Some(r) => {
+                let mut out = Vec::with_capacity(self.points());
+                r.apply(&own, &mut out);
+                out
+            }
+            None => own,
+        }))
     }
 }

@@ -2,6 +2,7 @@
 //! their verification.
 
 pub mod allocator;
+pub mod analyses;
 pub mod backend;
 pub mod commands;
 pub mod date_argument;

@@ -88,6 +88,10 @@ enum Command {
         /// Write only these variables: msl,t_850 (one level), t (all its levels) or t2m; all when absent.
         #[arg(long, value_delimiter = ',')]
         variables: Vec<String>,
+        /// A limited-area model's host: the store or NetCDF/GRIB files (analyses, or a host
+        /// model's forecast, on any grid) its boundary band takes at every step; default --store.
+        #[arg(long, num_args = 1..)]
+        boundary: Vec<PathBuf>,
         /// netcdf: CF-1.8 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
             overwrite,
             write_initial_state,
             variables,
+            boundary,
             format,
             device,
         } => commands::forecast::run(&commands::forecast::ForecastArgs {
@@ -177,6 +182,7 @@ fn main() -> ExitCode {
             format: *format,
             write_initial_state: *write_initial_state,
             variables,
+            boundary,
             device: *device,
         }),
         Command::Evaluate {

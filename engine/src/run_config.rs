@@ -38,6 +38,28 @@ pub struct DataSection {
     pub variables: Vec<String>,
     #[serde(default)]
     pub static_fields: Vec<String>,
+    /// A limited-area model's boundary band, in grid points from the domain's edge: its state
+    /// comes from the analyses (in training) or a host (`vejr forecast --boundary`) at every
+    /// step, and it is left out of the loss, as DMI's neural-lam does.
+    pub boundary_width_points: Option<usize>,
+    /// The band's width in kilometres instead (great-circle distance from the edge).
+    pub boundary_width_km: Option<f64>,
+}
+
+impl DataSection {
+    pub fn boundary_width(&self) -> Result<Option<vejr_models::boundary::BoundaryWidth>, String> {
+        use vejr_models::boundary::BoundaryWidth;
+        match (self.boundary_width_points, self.boundary_width_km) {
+            (Some(_), Some(_)) => Err("give boundary_width_points or boundary_width_km, not both".into()),
+            (Some(0), _) => Err("boundary_width_points = 0: leave it out for no boundary band".into()),
+            (Some(n), None) => Ok(Some(BoundaryWidth::Points(n))),
+            (None, Some(km)) if !(km.is_finite() && km > 0.0) => {
+                Err(format!("boundary_width_km = {km} must be a positive distance"))
+            }
+            (None, Some(km)) => Ok(Some(BoundaryWidth::Kilometres(km))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// The finest icosahedral mesh vejr builds: 10 · 4^8 + 2 = 655,362 nodes, ~5.2 M multimesh
@@ -98,6 +120,10 @@ impl RunConfig {
             .model
             .check()
             .map_err(|m| format!("config {}: [model] {m}", path.display()))?;
+        config
+            .data
+            .boundary_width()
+            .map_err(|m| format!("config {}: [data] {m}", path.display()))?;
         if config.data.variables.is_empty() {
             return Err(format!("config {}: data.variables is empty", path.display()));
         }
@@ -166,5 +192,19 @@ mod tests {
         )
         .unwrap();
         assert!(RunConfig::load(&path).unwrap_err().contains("variable t listed twice"));
+        let base =
+            "[model]\nlatent = 8\nprocessor_layers = 1\nmesh_level = 1\n[data]\nstore = 's'\nvariables = ['t']\n";
+        for (band, expected) in [
+            ("boundary_width_points = 2\nboundary_width_km = 100.0\n", "not both"),
+            ("boundary_width_points = 0\n", "leave it out"),
+            ("boundary_width_km = -5.0\n", "positive distance"),
+        ] {
+            std::fs::write(&path, format!("{base}{band}")).unwrap();
+            let e = RunConfig::load(&path).unwrap_err();
+            assert!(e.contains("[data]") && e.contains(expected), "{band}: {e}");
+        }
+        std::fs::write(&path, format!("{base}boundary_width_km = 150.0\n")).unwrap();
+        let width = RunConfig::load(&path).unwrap().data.boundary_width().unwrap();
+        assert_eq!(width, Some(vejr_models::boundary::BoundaryWidth::Kilometres(150.0)));
     }
 }

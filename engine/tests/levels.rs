@@ -113,11 +113,14 @@ fn demo_variables_keep_their_levels_through_grib_and_netcdf() {
     assert_eq!(dims("u_surface"), ["time", "latitude", "longitude"]);
     drop(file);
 
-    // Each output, missing outside the regional domain, starts the next forecast; a hole
-    // inside the domain is still refused.
+    // Each output, missing outside the regional domain, starts the next forecast (the boundary
+    // band from the store, as the demo model has one); a hole inside the domain is still refused.
     for (i, previous) in [&grib, &nc].into_iter().enumerate() {
         let next = dir.path().join(format!("next-{i}.nc"));
-        let out = forecast(&next, &["--init", previous.to_str().unwrap()]);
+        let out = forecast(
+            &next,
+            &["--init", previous.to_str().unwrap(), "--boundary", store.to_str().unwrap()],
+        );
         assert!(out.status.success(), "from {}: {}", previous.display(), stderr(&out));
     }
     {

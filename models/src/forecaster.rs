@@ -227,8 +227,9 @@ impl<B: GraphBackend> Forecaster<B> {
     }
 
     /// `steps` autoregressive steps; `forcings(k)` gives the forcings of step k (k = 0 predicts
-    /// t+Δt) and `on_step(k, state)` receives each new state as soon as it exists, so a caller
-    /// can stream it to disk and keep memory flat.
+    /// t+Δt), `boundary(k, state)` may overwrite part of each new state (a limited-area model's
+    /// boundary band, from its host) before it is used, and `on_step(k, state)` receives each new
+    /// state as soon as it exists, so a caller can stream it to disk and keep memory flat.
     #[allow(clippy::too_many_arguments)]
     pub fn rollout(
         &self,
@@ -239,10 +240,12 @@ impl<B: GraphBackend> Forecaster<B> {
         forcings: impl Fn(usize) -> Tensor<B, 3>,
         statics: Option<Tensor<B, 3>>,
         steps: usize,
+        mut boundary: impl FnMut(usize, Tensor<B, 3>) -> Tensor<B, 3>,
         mut on_step: impl FnMut(usize, &Tensor<B, 3>),
     ) -> Tensor<B, 3> {
         for k in 0..steps {
             let next = self.step(graph, norm, previous, current.clone(), forcings(k), statics.clone());
+            let next = boundary(k, next);
             on_step(k, &next);
             previous = current;
             current = next;

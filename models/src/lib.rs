@@ -2,6 +2,7 @@
 //! encoder–processor–decoder forecaster, generic over `B: Backend`. Files are never read here
 //! except the model's own graph cache and checkpoints: the engine hands over grids and statistics.
 
+pub mod boundary;
 pub mod checkpoint;
 pub mod forcings;
 pub mod forecaster;

@@ -273,9 +273,17 @@ fn rollout_streams_every_step_and_equals_repeated_steps() {
         Tensor::<B, 3>::from_data(TensorData::new(v, [1, g, 3 * FORCING_CHANNELS]), &device)
     };
     let mut streamed = Vec::new();
-    let last = model.rollout(&tensors, &norm, state(1), state(2), forcing, None, 3, |k, s| {
-        streamed.push((k, s.clone()))
-    });
+    let last = model.rollout(
+        &tensors,
+        &norm,
+        state(1),
+        state(2),
+        forcing,
+        None,
+        3,
+        |_, s| s,
+        |k, s| streamed.push((k, s.clone())),
+    );
     assert_eq!(streamed.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![0, 1, 2]);
     let s1 = model.step(&tensors, &norm, state(1), state(2), forcing(0), None);
     let s2 = model.step(&tensors, &norm, state(2), s1.clone(), forcing(1), None);

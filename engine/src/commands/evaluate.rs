@@ -62,7 +62,7 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         .interpolate_onto(&forecasts[0].latitudes, &forecasts[0].longitudes)
         .map_err(CommandError::bad_input)?
     {
-        eprintln!("evaluate: {note}");
+        eprintln!("evaluate: truth: {note}");
     }
     // Climatology for the valid times scored, from the truth or from --climatology.
     let needed: Vec<_> = forecasts.iter().flat_map(ForecastFile::valid_times).collect();
@@ -74,7 +74,7 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
             .interpolate_onto(&truth.latitudes, &truth.longitudes)
             .map_err(CommandError::bad_input)?
         {
-            eprintln!("evaluate: {note}");
+            eprintln!("evaluate: climatology: {note}");
         }
         let order = truth
             .columns
@@ -195,6 +195,14 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
             .flatten()
         {
             how.apply(&mut forecast);
+        }
+        // The boundary band is the host's, not the model's: drawn as missing, out of the RMSE.
+        if let Some(band) = &first.boundary_band {
+            for (v, &b) in forecast.iter_mut().zip(band) {
+                if b {
+                    *v = f32::NAN;
+                }
+            }
         }
         let path = a.out.join(format!("map_{map_column}_{lead:03}h.png"));
         let title = format!(

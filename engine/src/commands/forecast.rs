@@ -1,4 +1,4 @@
-//! `vejr forecast --checkpoint K (--init FILE… | --store S --date D) --lead 10d --out F.nc`.
+//! `vejr forecast --checkpoint K (--init FILE… | --store S --date D) [--boundary HOST…] --lead 10d --out F.nc`.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,9 @@ pub struct ForecastArgs<'a> {
     pub format: forecast::OutputFormat,
     pub write_initial_state: bool,
     pub variables: &'a [String],
+    /// The host a limited-area model takes its boundary band from (a store or files); the
+    /// initial condition's store by default.
+    pub boundary: &'a [PathBuf],
     pub device: DeviceKind,
 }
 
@@ -63,6 +66,33 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
     }
     .map_err(CommandError::bad_input)?;
     let reference = initial.reference_time;
+    let boundary = match (
+        forecast::boundary_forcing::band_of(&meta).map_err(CommandError::bad_input)?,
+        a.boundary,
+    ) {
+        (None, []) => None,
+        (None, _) => {
+            return Err(CommandError::bad_input(
+                "--boundary: this checkpoint's model has no boundary band (a global model, or one trained without)",
+            ));
+        }
+        (Some(band), paths) => {
+            let host: Vec<PathBuf> = match (paths, a.store) {
+                ([], Some(store)) => vec![store.to_owned()],
+                ([], None) => {
+                    return Err(CommandError::bad_input(format!(
+                        "this limited-area model takes its boundary band ({}) from a host at every step: give --boundary STORE or FILES",
+                        band.width
+                    )));
+                }
+                (given, _) => given.to_vec(),
+            };
+            Some(
+                forecast::boundary_forcing::BoundaryForcing::new(&meta, band, &host, reference, steps)
+                    .map_err(CommandError::bad_input)?,
+            )
+        }
+    };
     let output = forecast::OutputRequest {
         path: a.out,
         format: a.format,
@@ -70,9 +100,15 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
         variables: a.variables,
     };
     let report = match a.device {
-        DeviceKind::Cpu => {
-            forecast::run::<crate::backend::Cpu>(a.checkpoint, &meta, initial, steps, &output, &Default::default())?
-        }
+        DeviceKind::Cpu => forecast::run::<crate::backend::Cpu>(
+            a.checkpoint,
+            &meta,
+            initial,
+            steps,
+            &output,
+            boundary,
+            &Default::default(),
+        )?,
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => forecast::run::<crate::backend::Gpu>(
             a.checkpoint,
@@ -80,6 +116,7 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
             initial,
             steps,
             &output,
+            boundary,
             &crate::backend::cuda_device(0)?,
         )?,
         #[cfg(not(feature = "cuda"))]

@@ -1,14 +1,17 @@
 //! `vejr forecast`: initial condition → autoregressive rollout → CF-NetCDF, each lead time
 //! written as soon as it is computed.
 
+pub mod boundary_forcing;
 pub mod grib_output;
 pub mod initial_condition;
 pub mod longitude_order;
 pub mod netcdf_output;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::tensor::{Bool, Tensor, TensorData};
 use chrono::TimeDelta;
 use vejr_ingest::progress::Progress;
 use vejr_ingest::store::Column;
@@ -19,6 +22,7 @@ use vejr_models::graph::{GridPoints, WeatherGraph};
 use vejr_models::{Forecaster, GraphTensors};
 
 use crate::{CommandError, CommandResult};
+use boundary_forcing::BoundaryForcing;
 use initial_condition::InitialCondition;
 use netcdf_output::{ForecastWriter, OutputGrid};
 
@@ -165,6 +169,7 @@ pub fn run<B: GraphBackend>(
     initial: InitialCondition,
     steps: usize,
     output: &OutputRequest,
+    boundary: Option<BoundaryForcing>,
     device: &B::Device,
 ) -> CommandResult<ForecastReport> {
     let (out, format) = (output.path, output.format);
@@ -210,6 +215,14 @@ pub fn run<B: GraphBackend>(
         ("validation_period", period(training, "validation")),
         ("initial_condition", initial.sources.join(", ")),
         (
+            "boundary_condition",
+            boundary
+                .as_ref()
+                .map_or("none (a global model, or no boundary band)".into(), |b| {
+                    b.description.clone()
+                }),
+        ),
+        (
             "history",
             format!(
                 "{} {}",
@@ -229,8 +242,15 @@ pub fn run<B: GraphBackend>(
     // any compute.
     let mut writer: Box<dyn ForecastOutput> = match format {
         OutputFormat::Netcdf => Box::new(
-            ForecastWriter::create(out, &columns, output_grid, reference, &attributes)
-                .map_err(CommandError::failure)?,
+            ForecastWriter::create(
+                out,
+                &columns,
+                output_grid,
+                reference,
+                &attributes,
+                boundary.as_ref().map(|b| b.band.points.as_slice()),
+            )
+            .map_err(CommandError::failure)?,
         ),
         OutputFormat::Grib => Box::new(
             grib_output::GribWriter::create(out, &columns, output_grid, reference).map_err(CommandError::bad_input)?,
@@ -257,7 +277,16 @@ pub fn run<B: GraphBackend>(
         .ok()
         .and_then(|v| v.parse().ok())
         .map(std::time::Duration::from_millis);
-    let mut failure: Option<String> = None;
+    let failure: RefCell<Option<String>> = RefCell::new(None);
+    let band_mask = boundary.as_ref().map(|b| {
+        let mask: Vec<bool> = b
+            .band
+            .points
+            .iter()
+            .flat_map(|&p| std::iter::repeat_n(p, meta.columns.len()))
+            .collect();
+        Tensor::<B, 3, Bool>::from_data(TensorData::new(mask, [1, points, meta.columns.len()]), device)
+    });
     if output.write_initial_state {
         writer
             .write_step(reference, &initial.current)
@@ -272,12 +301,24 @@ pub fn run<B: GraphBackend>(
         statics,
         steps,
         |k, next| {
-            if failure.is_some() {
+            let (Some(forcing), Some(mask)) = (&boundary, &band_mask) else {
+                return next;
+            };
+            match forcing.state(k) {
+                Ok(host) => next.mask_where(mask.clone(), state(host)),
+                Err(e) => {
+                    failure.borrow_mut().get_or_insert(e);
+                    next
+                }
+            }
+        },
+        |k, next| {
+            if failure.borrow().is_some() {
                 return;
             }
             let values: Vec<f32> = next.clone().into_data().convert::<f32>().to_vec().unwrap_or_default();
             if let Err(e) = writer.write_step(reference + step * (k as i32 + 1), &values) {
-                failure = Some(e);
+                failure.borrow_mut().get_or_insert(e);
             }
             if let Some(delay) = test_step_delay {
                 std::thread::sleep(delay);
@@ -285,7 +326,7 @@ pub fn run<B: GraphBackend>(
             bar.inc(1);
         },
     );
-    if let Some(e) = failure {
+    if let Some(e) = failure.into_inner() {
         return Err(CommandError::failure(e));
     }
     bar.finish();

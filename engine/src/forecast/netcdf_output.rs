@@ -26,6 +26,9 @@ pub struct ForecastWriter {
     written: usize,
 }
 
+/// The variable that marks a limited-area forecast's boundary band.
+pub const BOUNDARY_BAND: &str = "boundary_band";
+
 pub struct OutputGrid<'a> {
     pub latitudes: &'a [f64],
     pub longitudes: &'a [f64],
@@ -83,6 +86,7 @@ impl ForecastWriter {
         grid: OutputGrid,
         reference_time: DateTime<Utc>,
         attributes: &[(&str, String)],
+        boundary_band: Option<&[bool]>,
     ) -> Result<Self, String> {
         let partial = partial_path(path);
         let _ = std::fs::remove_file(&partial);
@@ -253,6 +257,24 @@ impl ForecastWriter {
             .map_err(e)?;
         for (k, v) in attributes {
             file.add_attribute(k, v.as_str()).map_err(e)?;
+        }
+        // A limited-area model's boundary band: its values came from the host, not the model,
+        // and `vejr evaluate` leaves it out of the scores.
+        if let Some(band) = boundary_band {
+            let mut v = file
+                .add_variable::<i8>(BOUNDARY_BAND, &["latitude", "longitude"])
+                .map_err(e)?;
+            v.put_attribute(
+                "long_name",
+                "boundary band of the limited-area model: state from the host, not the model",
+            )
+            .map_err(e)?;
+            v.put_attribute("flag_values", vec![0i8, 1]).map_err(e)?;
+            v.put_attribute("flag_meanings", "interior boundary_band").map_err(e)?;
+            let values: Vec<i8> = (0..ny)
+                .flat_map(|j| file_columns.iter().map(move |&c| i8::from(band[j * nx + c])))
+                .collect();
+            v.put_values(&values, ..).map_err(e)?;
         }
         Ok(Self {
             file: Some(file),

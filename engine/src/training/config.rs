@@ -224,6 +224,9 @@ pub struct TrainingPlan {
     /// Time indices a training sample may start from, per rollout length (1..=max).
     pub train_samples: Vec<Vec<usize>>,
     pub validation_samples: Vec<usize>,
+    /// Per grid point, whether it is in the boundary band (empty: no band).
+    pub boundary: Vec<bool>,
+    pub boundary_width: Option<vejr_models::boundary::BoundaryWidth>,
 }
 
 /// A closed interval of valid times.
@@ -309,10 +312,37 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
     if validation_samples.is_empty() {
         return Err("the validation period holds no sample (2 inputs + 1 target without a gap)".into());
     }
+    let boundary_width = config.data.boundary_width()?;
+    let boundary = match boundary_width {
+        None => Vec::new(),
+        Some(_) if vejr_models::boundary::is_global(&store.grid.longitudes) => {
+            return Err(format!(
+                "a boundary band needs a limited-area domain, and store {} is global in longitude",
+                store.path.display()
+            ));
+        }
+        Some(width) => {
+            let band =
+                vejr_models::boundary::boundary_band(&store.grid.latitudes, &store.grid.longitudes, &store.mask, width);
+            let (inside, banded) = (
+                store.mask.iter().filter(|&&m| m).count(),
+                band.iter().filter(|&&b| b).count(),
+            );
+            if banded >= inside {
+                return Err(format!(
+                    "a boundary band of {width} covers the whole domain of store {} ({inside} points): nothing is left to predict",
+                    store.path.display()
+                ));
+            }
+            band
+        }
+    };
     Ok(TrainingPlan {
         columns,
         static_columns,
         train_samples,
         validation_samples,
+        boundary,
+        boundary_width,
     })
 }

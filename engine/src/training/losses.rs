@@ -17,6 +17,9 @@ use super::data_loader::Batch;
 pub struct LossWeights {
     pub area: Vec<f32>,
     pub channel: Vec<f32>,
+    /// A limited-area model's boundary band (empty when it has none): no weight in the loss,
+    /// its state overwritten by the analyses after each rollout step.
+    pub boundary: Vec<bool>,
 }
 
 impl LossWeights {
@@ -54,7 +57,23 @@ impl LossWeights {
         Self {
             area,
             channel: channel.into_iter().map(|w| w as f32).collect(),
+            boundary: Vec::new(),
         }
+    }
+
+    /// The same weights with the boundary band left out (area zero there, mean one over the rest).
+    pub fn with_boundary(mut self, band: Vec<bool>) -> Self {
+        for (a, &b) in self.area.iter_mut().zip(&band) {
+            if b {
+                *a = 0.0;
+            }
+        }
+        let mean = self.area.iter().map(|&a| a as f64).sum::<f64>() / self.area.len().max(1) as f64;
+        if mean > 0.0 {
+            self.area.iter_mut().for_each(|a| *a = (*a as f64 / mean) as f32);
+        }
+        self.boundary = band;
+        self
     }
 }
 
@@ -91,6 +110,9 @@ pub struct BatchTensors<B: Backend> {
     pub missing: Vec<Tensor<B, 3, Bool>>,
     /// Per sample and step: Σ area × valid over points and channels, `[batch, 1, 1]`.
     pub denominators: Vec<Tensor<B, 3>>,
+    /// The boundary band, `[batch, points, channels]`: there each predicted state is replaced
+    /// by the target (the analyses), as a limited-area model gets its boundary from its host.
+    pub boundary: Option<Tensor<B, 3, Bool>>,
 }
 
 impl<B: Backend> BatchTensors<B> {
@@ -135,6 +157,30 @@ impl<B: Backend> BatchTensors<B> {
             statics: batch.statics.as_ref().map(|s| tensor(s, s.len() / (b * points))),
             missing,
             denominators,
+            boundary: None,
+        }
+    }
+
+    /// Forces the boundary band (`band` per point; none when empty) from the targets.
+    pub fn with_boundary(mut self, band: &[bool], channels: usize, device: &B::Device) -> Self {
+        if band.is_empty() {
+            return self;
+        }
+        let mask: Vec<bool> = (0..self.size)
+            .flat_map(|_| band.iter().flat_map(|&b| std::iter::repeat_n(b, channels)))
+            .collect();
+        self.boundary = Some(Tensor::from_data(
+            TensorData::new(mask, [self.size, band.len(), channels]),
+            device,
+        ));
+        self
+    }
+
+    /// Step `k`'s predicted state with the boundary band set to the analyses.
+    pub fn force_boundary(&self, k: usize, next: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.boundary {
+            Some(band) => next.mask_where(band.clone(), self.targets[k].clone()),
+            None => next,
         }
     }
 }
@@ -185,6 +231,7 @@ pub fn rollout_loss<B: vejr_models::gnn::GraphBackend>(
             batch.forcings[k].clone(),
             batch.statics.clone(),
         );
+        let next = batch.force_boundary(k, next);
         on_state(k, &next);
         let loss = step_loss(
             next.clone(),
@@ -281,6 +328,7 @@ mod tests {
         let weights = LossWeights {
             area: vec![0.5, 1.5],
             channel: vec![1.0],
+            boundary: Vec::new(),
         };
         let norm = Normalization {
             mean: vec![0.0],
@@ -292,6 +340,38 @@ mod tests {
         // Persistence error at point 1: (1 − 3) / 2 = −1; weight 0.5; denominator 0.5.
         let loss: f32 = persistence_loss(&t, &w).into_scalar();
         assert!((loss - 1.0).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn the_boundary_band_weighs_nothing_and_takes_the_target() {
+        type B = NdArray;
+        let device = Default::default();
+        let weights = LossWeights {
+            area: vec![1.0, 1.0, 2.0, 0.0],
+            channel: vec![1.0],
+            boundary: Vec::new(),
+        }
+        .with_boundary(vec![true, false, false, false]);
+        // Point 0 out; the rest rescaled to mean one: 1, 2, 0 → ×4/3.
+        assert_eq!(weights.area[0], 0.0);
+        assert!(
+            (weights.area.iter().sum::<f32>() - 4.0).abs() < 1e-6,
+            "{:?}",
+            weights.area
+        );
+        let batch = Batch {
+            size: 1,
+            previous: vec![0.0; 4],
+            current: vec![1.0; 4],
+            targets: vec![vec![5.0, 6.0, 7.0, 8.0]],
+            forcings: vec![vec![0.0; 4 * 15]],
+            statics: None,
+            times: vec![],
+        };
+        let t = BatchTensors::<B>::new(&batch, 1, &weights.area, &device).with_boundary(&weights.boundary, 1, &device);
+        let predicted = vejr_models::float_tensor::<B, 3>(vec![0.0; 4], [1, 4, 1], &device);
+        let forced: Vec<f32> = t.force_boundary(0, predicted).into_data().to_vec().unwrap();
+        assert_eq!(forced, [5.0, 0.0, 0.0, 0.0], "only the band takes the target");
     }
 
     #[test]
@@ -333,6 +413,7 @@ mod tests {
         let weights = LossWeights {
             area: area.clone(),
             channel: vec![1.0; 2],
+            boundary: Vec::new(),
         };
         let w = error_weights::<A>(&weights, &norm, &device);
         let rolled = BatchTensors::<A>::new(&batch, 2, &area, &device);

@@ -152,7 +152,17 @@ pub fn train<B: GraphAutodiffBackend>(
         store.grid.longitudes.len(),
         &selected,
         &t.variable_weights,
-    );
+    )
+    .with_boundary(plan.boundary.clone());
+    if let Some(width) = plan.boundary_width
+        && dist.is_root()
+    {
+        eprintln!(
+            "train: boundary band of {width}: {} of {} points forced from the analyses and left out of the loss",
+            plan.boundary.iter().filter(|&&b| b).count(),
+            plan.boundary.len()
+        );
+    }
     let error_weights = losses::error_weights::<B>(&weights, &norm, device);
 
     B::seed(device, t.seed);
@@ -280,6 +290,11 @@ pub fn train<B: GraphAutodiffBackend>(
             "best_validation_loss": progress.best_validation_loss,
             // The store's mask: forecasts from files accept missing values there only.
             "outside_domain": store.mask.iter().enumerate().filter(|(_, inside)| !**inside).map(|(p, _)| p).collect::<Vec<_>>(),
+            // The boundary band: forecasts take it from a host at every step.
+            "boundary": plan.boundary_width.map(|width| serde_json::json!({
+                "width": width,
+                "points": plan.boundary.iter().enumerate().filter(|(_, b)| **b).map(|(p, _)| p).collect::<Vec<_>>(),
+            })),
         }),
         vejr_version: env!("CARGO_PKG_VERSION").into(),
         git_revision: env!("VEJR_GIT_REVISION").into(),
@@ -321,7 +336,11 @@ pub fn train<B: GraphAutodiffBackend>(
             let (produced, batch) = loader.next()?;
             debug_assert_eq!(produced, step);
             let step_started = Instant::now();
-            let tensors = BatchTensors::<B>::new(&batch, columns.len(), &weights.area, device);
+            let tensors = BatchTensors::<B>::new(&batch, columns.len(), &weights.area, device).with_boundary(
+                &weights.boundary,
+                columns.len(),
+                device,
+            );
             let lr = schedule.at(step);
             let (next, outcome) = step::training_step(model, &mut optimizer, &tensors, lr, &step_context)
                 .map_err(|e| format!("step {step}: {e}"))?;

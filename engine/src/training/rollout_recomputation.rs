@@ -43,6 +43,11 @@ pub fn rollout_gradients<B: GraphAutodiffBackend>(
             inner(&batch.forcings[k]),
             batch.statics.as_ref().map(inner),
         );
+        // The band forced as the loss's own rollout forces it (constant: no gradient).
+        let next = match batch.boundary {
+            Some(_) => batch.force_boundary(k, Tensor::<B, 3>::from_inner(next)).inner(),
+            None => next,
+        };
         states.push(next);
     }
     drop(inner_graph);
@@ -67,6 +72,7 @@ pub fn rollout_gradients<B: GraphAutodiffBackend>(
             batch.forcings[k].clone(),
             batch.statics.clone(),
         );
+        let next = batch.force_boundary(k, next);
         let step = step_loss(
             next.clone(),
             batch.targets[k].clone(),

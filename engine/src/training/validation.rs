@@ -85,7 +85,8 @@ impl<B: GraphAutodiffBackend> Validator<B> {
         let mut persistence_se = vec![(0.0, 0.0); c];
         for chunk in self.samples.chunks(self.batch_size) {
             let batch = self.reader.batch(chunk, 1)?;
-            let tensors = BatchTensors::<B::InnerBackend>::new(&batch, c, &self.weights.area, &self.device);
+            let tensors = BatchTensors::<B::InnerBackend>::new(&batch, c, &self.weights.area, &self.device)
+                .with_boundary(&self.weights.boundary, c, &self.device);
             let mut predicted = Vec::new();
             let l = losses::rollout_loss(model, &self.graph, &self.norm, &tensors, &self.error_weights, |_, s| {
                 predicted = s

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::analyses::Analyses;
+use crate::analyses::Analyses;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// The shortest statistics period for a day-of-year climatology (WeatherBench 2 uses 30 years).

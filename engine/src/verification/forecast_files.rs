@@ -10,6 +10,8 @@ use vejr_ingest::parameter_identity::ParameterKey;
 use vejr_ingest::source::{FileKind, detect};
 use vejr_ingest::{FieldSource, SourceHints};
 
+use crate::forecast::netcdf_output::BOUNDARY_BAND;
+
 pub struct ForecastColumn {
     /// The store's column name for vejr's outputs (`2t`, `u_500`), the file's otherwise.
     pub name: String,
@@ -30,6 +32,8 @@ pub struct ForecastFile {
     /// The checkpoint's training and validation periods, from vejr's NetCDF global attributes.
     pub training_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub validation_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// A limited-area forecast's boundary band (values from its host, not the model), per point.
+    pub boundary_band: Option<Vec<bool>>,
     source: Box<dyn FieldSource>,
 }
 
@@ -74,7 +78,13 @@ impl ForecastFile {
             .map(|t| (*t - reference_time).num_seconds() as f64 / 3600.0)
             .collect();
         let mut columns = Vec::new();
+        let mut boundary_band = None;
         for (v, info) in h.variables.iter().enumerate() {
+            if info.name == BOUNDARY_BAND {
+                let flags = source.read(v, 0).map_err(|e| e.to_string())?;
+                boundary_band = Some(flags[..h.grid.len()].iter().map(|&f| f > 0.5).collect());
+                continue;
+            }
             for l in 0..info.levels.len() {
                 let key = ParameterKey::of_variable(info, l);
                 columns.push(ForecastColumn {
@@ -100,6 +110,7 @@ impl ForecastFile {
             columns,
             training_period,
             validation_period,
+            boundary_band,
             source,
         })
     }

@@ -1,7 +1,6 @@
 //! `vejr evaluate`: forecasts against analyses, next to persistence and climatology on the same
 //! cases, per variable, level and lead time.
 
-pub mod analyses;
 pub mod climatology;
 pub mod coastlines;
 pub mod colour_scales;
@@ -17,7 +16,7 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-pub use analyses::Analyses;
+pub use crate::analyses::Analyses;
 pub use forecast_files::ForecastFile;
 
 use climatology::Climatology;
@@ -63,7 +62,16 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Analyses, climatology: &Clim
                 truth.longitudes.len()
             ));
         }
-        let weights = latitude_weights(&f.latitudes, f.longitudes.len());
+        let mut weights = latitude_weights(&f.latitudes, f.longitudes.len());
+        // A limited-area forecast's boundary band holds its host's values, not the model's:
+        // scored there, every system would look better than it is.
+        if let Some(band) = &f.boundary_band {
+            for (w, &b) in weights.iter_mut().zip(band) {
+                if b {
+                    *w = 0.0;
+                }
+            }
+        }
         for (c, column) in f.columns.iter().enumerate() {
             let name = &column.name;
             let Some(tc) = truth

@@ -1,0 +1,194 @@
+//! Boundary forcing for a limited-area model, end to end on the UK ERA5 sample: the band is
+//! recorded in the checkpoint, forced from the host at every forecast step (the store, or the
+//! CDS NetCDF on its own 0.25° grid), marked in the NetCDF, and left out of the scores.
+
+use std::path::Path;
+
+use vejr_ingest::store::Store;
+use vejr_ingest::test_data::shared_file;
+
+mod common;
+use common::{stderr, train_config, uk_store, vejr};
+
+/// 17 × 25 points, two rings of band: 17·25 − 13·21.
+const BAND_POINTS: usize = 17 * 25 - 13 * 21;
+
+fn trained(dir: &Path) -> std::path::PathBuf {
+    let config = train_config(
+        dir,
+        &[("steps", "20"), ("validate_every", "20"), ("checkpoint_every", "20")],
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "variables = ['2t']\n",
+            "variables = ['2t']\nboundary_width_points = 2\n",
+        ),
+    )
+    .unwrap();
+    let out = vejr(&["train", "--config", config.to_str().unwrap(), "--overwrite"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("boundary band of 2 grid points: {BAND_POINTS} of 425 points")),
+        "{}",
+        stderr(&out)
+    );
+    dir.join("run/checkpoints/step-0000020.vejr")
+}
+
+fn read(path: &Path, name: &str) -> Vec<f64> {
+    let file = netcdf::open(path).unwrap();
+    file.variable(name).unwrap().get_values::<f64, _>(..).unwrap()
+}
+
+#[test]
+fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = trained(dir.path());
+    let meta = vejr_models::checkpoint::read_metadata(&checkpoint).unwrap();
+    let band = vejr_engine::forecast::boundary_forcing::band_of(&meta)
+        .unwrap()
+        .expect("the checkpoint records its band");
+    assert_eq!(band.points.iter().filter(|&&b| b).count(), BAND_POINTS);
+
+    let forecast = |host: Option<&Path>, init: bool, out: &Path| {
+        let checkpoint = checkpoint.to_str().unwrap();
+        let mut args = vec![
+            "forecast",
+            "--checkpoint",
+            checkpoint,
+            "--lead",
+            "18h",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let cds = shared_file("netcdf/era5-t2m-2019-03-uk-cds2024.nc");
+        let cds = cds.to_str().unwrap().to_owned();
+        let store = uk_store().to_str().unwrap().to_owned();
+        let mut owned = Vec::new();
+        if init {
+            owned.extend(["--init".to_owned(), cds]);
+        } else {
+            owned.extend([
+                "--store".to_owned(),
+                store,
+                "--date".to_owned(),
+                "2019-03-27T00".to_owned(),
+            ]);
+        }
+        if let Some(h) = host {
+            owned.extend(["--boundary".to_owned(), h.to_str().unwrap().to_owned()]);
+        }
+        args.extend(owned.iter().map(String::as_str));
+        vejr(&args)
+    };
+
+    // From the store: the band is the store's analysis at each valid time, the interior is not.
+    let from_store = dir.path().join("f.nc");
+    let out = forecast(None, false, &from_store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store = Store::open(uk_store()).unwrap();
+    let (values, flags) = (read(&from_store, "t2m"), read(&from_store, "boundary_band"));
+    // The file runs west to east from 10°W; the store from 0°E: compare through the reader.
+    assert_eq!(flags.iter().filter(|&&f| f == 1.0).count(), BAND_POINTS);
+    let fields = vejr_ingest::read_fields(&from_store, &Default::default()).unwrap();
+    let t2m = fields.variable("2t").unwrap();
+    assert_eq!(values.len(), 3 * 425);
+    for (k, hours) in [6, 12, 18].into_iter().enumerate() {
+        let valid =
+            "2019-03-27T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap() + chrono::TimeDelta::hours(hours);
+        let t = store.time_index(valid).unwrap();
+        let analysis = store.read_sample(t, &[0]).unwrap();
+        let predicted = fields.field(t2m, k, 0, 0);
+        let (mut band_worst, mut interior_moved) = (0.0f32, 0);
+        for p in 0..425 {
+            let d = (predicted[p] - analysis[p]).abs();
+            if band.points[p] {
+                band_worst = band_worst.max(d);
+            } else if d > 1e-3 {
+                interior_moved += 1;
+            }
+        }
+        assert!(
+            band_worst < 1e-3,
+            "+{hours} h: the band differs from the analysis by {band_worst} K"
+        );
+        assert!(
+            interior_moved > 200,
+            "+{hours} h: only {interior_moved} interior points are the model's own"
+        );
+    }
+
+    // From files: no host given is refused before anything is computed; the CDS NetCDF on its
+    // own 0.25° grid as host gives the same band (the model's 0.5° points are on it).
+    let from_files = dir.path().join("g.nc");
+    let out = forecast(None, true, &from_files);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("give --boundary"), "{}", stderr(&out));
+    assert!(!from_files.exists());
+    let cds = shared_file("netcdf/era5-t2m-2019-03-uk-cds2024.nc");
+    let from_cds = dir.path().join("h.nc");
+    let out = forecast(Some(&cds), false, &from_cds);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("boundary: interpolating"), "{}", stderr(&out));
+    let (a, b) = (read(&from_store, "t2m"), read(&from_cds, "t2m"));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-3, "store and CDS hosts differ by {worst} K");
+    // A host that ends before the forecast does is refused whole, naming the times.
+    let short = dir.path().join("short.nc");
+    let out = vejr(&[
+        "forecast",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--store",
+        uk_store().to_str().unwrap(),
+        "--date",
+        "2019-03-31T06",
+        "--lead",
+        "24h",
+        "--out",
+        short.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the host has no state at 2 valid time(s)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Scores leave the band out: persistence's RMSE is the interior's alone.
+    let scores = dir.path().join("scores");
+    let out = vejr(&[
+        "evaluate",
+        "--forecast",
+        from_store.to_str().unwrap(),
+        "--truth",
+        uk_store().to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(scores.join("scores.csv")).unwrap();
+    let row = csv.lines().find(|l| l.starts_with("persistence,2t,6,")).unwrap();
+    let scored: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+    let start = store.time_index("2019-03-27T00:00:00Z".parse().unwrap()).unwrap();
+    let (then, later) = (
+        store.read_sample(start, &[0]).unwrap(),
+        store.read_sample(start + 1, &[0]).unwrap(),
+    );
+    let (mut se, mut weight) = (0.0, 0.0);
+    for p in 0..425 {
+        if band.points[p] {
+            continue;
+        }
+        let w = store.grid.latitudes[p / 25].to_radians().cos();
+        se += w * ((then[p] - later[p]) as f64).powi(2);
+        weight += w;
+    }
+    let interior = (se / weight).sqrt();
+    assert!(
+        (scored - interior).abs() < 1e-4,
+        "persistence +6 h: evaluate says {scored} K, the interior's RMSE is {interior} K"
+    );
+}
