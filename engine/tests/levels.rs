@@ -119,7 +119,12 @@ fn demo_variables_keep_their_levels_through_grib_and_netcdf() {
         let next = dir.path().join(format!("next-{i}.nc"));
         let out = forecast(
             &next,
-            &["--init", previous.to_str().unwrap(), "--boundary", store.to_str().unwrap()],
+            &[
+                "--init",
+                previous.to_str().unwrap(),
+                "--boundary",
+                store.to_str().unwrap(),
+            ],
         );
         assert!(out.status.success(), "from {}: {}", previous.display(), stderr(&out));
     }
