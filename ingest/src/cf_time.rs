@@ -1,9 +1,16 @@
 //! CF time coordinates: `UNIT since REFERENCE` with the calendars reanalyses use.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TimeUnit {
+    /// Calendar months or years (NCEP's and GPCP's monthly files): whole numbers only, read
+    /// as CDO reads them (the same day of the month, so many months on). CF (udunits) defines
+    /// a month as 1/12 of a year, 30.44 days, which puts monthly means at odd hours of odd days;
+    /// cftime refuses the unit outside the 360-day calendar. A fraction, where the two readings
+    /// differ, is refused.
+    Months,
+    Years,
     Days,
     Hours,
     Minutes,
@@ -13,6 +20,7 @@ pub enum TimeUnit {
 impl TimeUnit {
     fn seconds(self) -> f64 {
         match self {
+            Self::Months | Self::Years => unreachable!("calendar units are decoded by month arithmetic"),
             Self::Days => 86_400.0,
             Self::Hours => 3_600.0,
             Self::Minutes => 60.0,
@@ -38,10 +46,19 @@ pub fn parse_units(units: &str) -> Result<TimeUnits, String> {
         "hours" | "hour" | "hrs" | "hr" | "h" => TimeUnit::Hours,
         "minutes" | "minute" | "mins" | "min" => TimeUnit::Minutes,
         "seconds" | "second" | "secs" | "sec" | "s" => TimeUnit::Seconds,
+        "months" | "month" | "mon" => TimeUnit::Months,
+        "years" | "year" | "yr" => TimeUnit::Years,
         other => return Err(format!("unsupported time unit {other:?} in {units:?}")),
     };
     let reference = parse_reference(reference.trim())
         .ok_or_else(|| format!("cannot read the reference date in time units {units:?}"))?;
+    if matches!(unit, TimeUnit::Months | TimeUnit::Years) && reference.day() > 28 {
+        return Err(format!(
+            "time units {units:?}: a month after day {} is not one date (months differ in length); \
+             give time_units in days or hours in the ingest config",
+            reference.day()
+        ));
+    }
     Ok(TimeUnits { unit, reference })
 }
 
@@ -100,6 +117,25 @@ pub fn decode(values: &[f64], units: &TimeUnits) -> Result<Vec<DateTime<Utc>>, S
             if !v.is_finite() {
                 return Err(format!("time value {v} is not a number"));
             }
+            if let TimeUnit::Months | TimeUnit::Years = units.unit {
+                let per = if units.unit == TimeUnit::Years { 12.0 } else { 1.0 };
+                let months = v * per;
+                if months.fract() != 0.0 || months.abs() > 1.0e6 {
+                    return Err(format!(
+                        "time value {v} in {} is not a whole number of calendar months: CF's month \
+                         (1/12 of a year) and the calendar's differ there, so the date is ambiguous; \
+                         give time_units in days or hours in the ingest config",
+                        if per == 12.0 { "years" } else { "months" }
+                    ));
+                }
+                let n = Months::new(months.abs() as u32);
+                let at = if months >= 0.0 {
+                    units.reference.checked_add_months(n)
+                } else {
+                    units.reference.checked_sub_months(n)
+                };
+                return at.ok_or_else(|| format!("time value {v} is beyond any representable date"));
+            }
             // Whole milliseconds: exact for every integer offset a reanalysis file uses.
             // (A damaged value can lie beyond any date chrono represents: refused, not a panic.)
             let millis = (v * units.unit.seconds() * 1000.0).round();
@@ -153,8 +189,33 @@ mod tests {
     }
 
     #[test]
+    fn whole_calendar_months_and_years_are_dates_fractions_are_refused() {
+        let u = parse_units("months since 1979-01-01").unwrap();
+        let dates = decode(&[0.0, 1.0, 13.0, -1.0], &u).unwrap();
+        let expected =
+            [(1979, 1), (1979, 2), (1980, 2), (1978, 12)].map(|(y, m)| Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).unwrap());
+        assert_eq!(dates, expected);
+        let e = decode(&[0.5], &u).unwrap_err();
+        assert!(
+            e.contains("not a whole number of calendar months") && e.contains("ambiguous"),
+            "{e}"
+        );
+        let y = parse_units("years since 2000-01-15 12:00").unwrap();
+        assert_eq!(
+            decode(&[2.0, 0.25], &y).unwrap(),
+            [
+                Utc.with_ymd_and_hms(2002, 1, 15, 12, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2000, 4, 15, 12, 0, 0).unwrap()
+            ]
+        );
+        assert!(decode(&[0.1], &y).is_err());
+        // 31 January plus one month is no one date.
+        assert!(parse_units("months since 2000-01-31").unwrap_err().contains("day 31"));
+    }
+
+    #[test]
     fn bad_units_and_calendars() {
-        assert!(parse_units("months since 2000-01-01").is_err());
+        assert!(parse_units("fortnights since 2000-01-01").is_err());
         assert!(parse_units("hours").is_err());
         let r = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
         assert!(check_calendar(Some("noleap"), &r).unwrap_err().contains("noleap"));

@@ -18,6 +18,8 @@ pub(crate) enum Layout {
         ni: usize,
         nj: usize,
         column_major: bool,
+        /// Alternative row scanning (scanning mode bit 5): every second row runs the other way.
+        alternate_rows: bool,
         reorder: Reorder,
     },
     ReducedGaussian {
@@ -42,8 +44,11 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
     match grid_type.as_str() {
         "regular_ll" | "regular_gg" => {
             let (ni, nj) = (l("Ni")? as usize, l("Nj")? as usize);
-            if l("alternativeRowScanning").unwrap_or(0) != 0 {
-                return Err(grib_error("alternative row scanning is not supported".into()));
+            let alternate_rows = l("alternativeRowScanning").unwrap_or(0) != 0;
+            if alternate_rows && l("jPointsAreConsecutive")? == 1 {
+                return Err(grib_error(
+                    "alternative scanning of columns (j points consecutive) is not supported".into(),
+                ));
             }
             let j_positive = l("jScansPositively")? == 1;
             let latitudes: Vec<f64> = if grid_type == "regular_ll" {
@@ -76,6 +81,7 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
                     ni,
                     nj,
                     column_major,
+                    alternate_rows,
                     reorder,
                 },
             ))

@@ -380,10 +380,17 @@ impl GribSource {
                 ni,
                 nj,
                 column_major,
+                alternate_rows,
                 reorder,
             } => {
                 if values.len() != ni * nj {
                     return Err(grib_error(format!("{} values for a {nj} × {ni} grid", values.len())));
+                }
+                if *alternate_rows {
+                    // Rows 1, 3, … (in the file's order) run against the first row's direction.
+                    for row in values.chunks_mut(*ni).skip(1).step_by(2) {
+                        row.reverse();
+                    }
                 }
                 if *column_major {
                     let transposed: Vec<f32> = (0..*nj)

@@ -1,0 +1,69 @@
+//! GRIB's alternative row scanning (scanning mode bit 5, rows running back and forth), written
+//! by ecCodes itself, read into the canonical orientation; the values are checked against
+//! ecCodes' own nearest-point lookup (its geometry, not ours).
+
+use eccodes::{CodesHandle, FallibleStreamingIterator, KeyWrite, ProductKind};
+use vejr_ingest::parameter_identity::samples_path;
+use vejr_ingest::{SourceHints, read_fields};
+
+#[test]
+fn alternate_rows_are_read_in_the_canonical_orientation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boustrophedon.grib2");
+    let (ni, nj) = (5usize, 4usize);
+    // The field 100·row + column, stored as alternative scanning stores it: row 1 and row 3
+    // east to west.
+    let stored: Vec<f64> = (0..nj)
+        .flat_map(|j| {
+            let row: Vec<f64> = (0..ni).map(|i| (100 * j + i) as f64).collect();
+            if j % 2 == 1 {
+                row.into_iter().rev().collect::<Vec<_>>()
+            } else {
+                row
+            }
+        })
+        .collect();
+    {
+        let _guard = vejr_ingest::grib_reader::ECCODES.lock().unwrap();
+        let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
+        let mut handle = CodesHandle::new_from_file(&sample, ProductKind::GRIB).unwrap();
+        let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
+        for (key, value) in [
+            ("Ni", ni as i64),
+            ("Nj", nj as i64),
+            ("iScansNegatively", 0),
+            ("jScansPositively", 0),
+        ] {
+            m.write_key(key, value).unwrap();
+        }
+        for (key, value) in [
+            ("latitudeOfFirstGridPointInDegrees", 60.0),
+            ("latitudeOfLastGridPointInDegrees", 57.0),
+            ("longitudeOfFirstGridPointInDegrees", 10.0),
+            ("longitudeOfLastGridPointInDegrees", 14.0),
+            ("iDirectionIncrementInDegrees", 1.0),
+            ("jDirectionIncrementInDegrees", 1.0),
+        ] {
+            m.write_key(key, value).unwrap();
+        }
+        m.write_key("alternativeRowScanning", 1i64).unwrap();
+        m.write_key("values", &stored[..]).unwrap();
+        m.write_to_file(&path, false).unwrap();
+        // ecCodes' own reading of its message: the point at 58°N 13°E (row 2, column 3).
+        let nearest = m.codes_nearest().unwrap().find_nearest(58.0, 13.0).unwrap();
+        let exact = nearest
+            .iter()
+            .find(|p| p.distance < 1e-3)
+            .expect("a grid point at 58°N 13°E");
+        assert_eq!(exact.value, 203.0, "ecCodes' geometry");
+    }
+    let fields = read_fields(&path, &SourceHints::default()).unwrap();
+    assert_eq!(fields.grid.latitudes, [60.0, 59.0, 58.0, 57.0]);
+    assert_eq!(fields.grid.longitudes, [10.0, 11.0, 12.0, 13.0, 14.0]);
+    let variable = &fields.variables[0];
+    let field = fields.field(variable, 0, 0, 0);
+    let expected: Vec<f32> = (0..nj)
+        .flat_map(|j| (0..ni).map(move |i| (100 * j + i) as f32))
+        .collect();
+    assert_eq!(field, expected.as_slice());
+}
