@@ -51,6 +51,17 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
         .unwrap()
         .expect("the checkpoint records its band");
     assert_eq!(band.points.iter().filter(|&&b| b).count(), BAND_POINTS);
+    // Resuming with another band would train a different loss: refused.
+    let config = dir.path().join("train.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("boundary_width_points = 2", "boundary_width_points = 3"),
+    )
+    .unwrap();
+    let out = vejr(&["train", "--config", config.to_str().unwrap(), "--resume"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("boundary band"), "{}", stderr(&out));
 
     let forecast = |host: Option<&Path>, init: bool, out: &Path| {
         let checkpoint = checkpoint.to_str().unwrap();

@@ -51,8 +51,12 @@ where
     msg.read_key_unchecked(name)
 }
 
-/// (shortName, typeOfLevel, level bits for single-level types): what makes one variable.
-type GroupKey = (String, String, Option<u64>);
+/// (shortName, typeOfLevel, (top, bottom) level bits for single-level types): what makes one
+/// variable. A layer (GFS's soil 0–10 cm, 10–40 cm) is told apart by both its surfaces: layers
+/// may share a top.
+type GroupKey = (String, String, Option<(u64, u64)>);
+/// A variable as first met: (shortName, typeOfLevel, (top, bottom) for single-level types).
+type VariableOrder = (String, String, Option<(f64, f64)>);
 
 struct MessageKeys {
     short_name: String,
@@ -65,6 +69,8 @@ struct MessageKeys {
     units: String,
     type_of_level: String,
     level: f64,
+    /// The second surface of a layer (`bottomLevel`), the level itself otherwise.
+    bottom: f64,
     valid_time: DateTime<Utc>,
     member: i64,
     edition: i64,
@@ -166,19 +172,21 @@ impl GribSource {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut order: Vec<(String, String, Option<f64>)> = Vec::new();
+        let group_key = |k: &MessageKeys| -> GroupKey {
+            let single = (!is_vertical(&k.type_of_level)).then(|| (k.level.to_bits(), k.bottom.to_bits()));
+            (k.short_name.clone(), k.type_of_level.clone(), single)
+        };
+        let mut order: Vec<VariableOrder> = Vec::new();
         let mut groups: HashMap<GroupKey, (usize, BTreeSet<u64>)> = HashMap::new();
         for k in &keys {
             let vertical = is_vertical(&k.type_of_level);
-            let level_key = if vertical { None } else { Some(k.level.to_bits()) };
-            let id = (k.short_name.clone(), k.type_of_level.clone(), level_key);
             let n = order.len();
-            let entry = groups.entry(id).or_insert_with(|| (n, BTreeSet::new()));
+            let entry = groups.entry(group_key(k)).or_insert_with(|| (n, BTreeSet::new()));
             if entry.0 == n {
                 order.push((
                     k.short_name.clone(),
                     k.type_of_level.clone(),
-                    (!vertical).then_some(k.level),
+                    (!vertical).then_some((k.level, k.bottom)),
                 ));
             }
             entry.1.insert(k.level.to_bits());
@@ -189,7 +197,7 @@ impl GribSource {
                 .iter()
                 .find(|k| &k.short_name == short_name && &k.type_of_level == type_of_level)
                 .expect("grouped from keys");
-            let level_key = single.map(f64::to_bits);
+            let level_key = single.map(|(top, bottom)| (top.to_bits(), bottom.to_bits()));
             let levels_set = &groups[&(short_name.clone(), type_of_level.clone(), level_key)].1;
             let mut levels: Vec<f64> = levels_set.iter().map(|&b| f64::from_bits(b)).collect();
             let level_type = match type_of_level.as_str() {
@@ -217,10 +225,16 @@ impl GribSource {
                 .filter(|(s, t, l)| s == short_name && (t != type_of_level || l != single))
                 .any(|(_, _, l)| l.is_some() == single.is_some());
             let name = if collides {
-                format!(
-                    "{short_name}_{type_of_level}_{}",
-                    crate::fields::format_level(single.unwrap_or_default())
-                )
+                let (top, bottom) = single.unwrap_or_default();
+                let level = crate::fields::format_level(top);
+                if bottom != top {
+                    format!(
+                        "{short_name}_{type_of_level}_{level}-{}",
+                        crate::fields::format_level(bottom)
+                    )
+                } else {
+                    format!("{short_name}_{type_of_level}_{level}")
+                }
             } else {
                 short_name.clone()
             };
@@ -249,13 +263,7 @@ impl GribSource {
             .map(|i| vec![vec![vec![unset; members.len()]; i.levels.len()]; times.len()])
             .collect();
         for (k, r) in keys.iter().zip(&refs) {
-            let vertical = is_vertical(&k.type_of_level);
-            let id = (
-                k.short_name.clone(),
-                k.type_of_level.clone(),
-                if vertical { None } else { Some(k.level.to_bits()) },
-            );
-            let v = groups[&id].0;
+            let v = groups[&group_key(k)].0;
             let t = times.binary_search(&k.valid_time).expect("time collected");
             let level = if k.type_of_level == "isobaricInPa" {
                 k.level / 100.0
@@ -528,6 +536,11 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
         units: s("units")?,
         type_of_level: s("typeOfLevel")?,
         level: l("level")? as f64,
+        // Missing (and so meaningless) on levels that are not layers.
+        bottom: key::<i64>(msg, "bottomLevel")
+            .ok()
+            .filter(|&b| b != 2_147_483_647 && b != -1 && b != 65_535 && b != 255)
+            .map_or(l("level")? as f64, |b| b as f64),
         valid_time,
         member: key::<i64>(msg, "number").unwrap_or(0),
         edition: l("editionNumber")?,

@@ -501,6 +501,23 @@ fn changes_since(
             saved.static_fields, config.data.static_fields
         ));
     }
+    // The boundary band decides what the loss sees: a different one is a different run.
+    let band_then = saved
+        .training
+        .get("boundary")
+        .and_then(|b| b.get("width"))
+        .cloned()
+        .unwrap_or_default();
+    let band_now = config
+        .data
+        .boundary_width()
+        .ok()
+        .flatten()
+        .and_then(|w| serde_json::to_value(w).ok())
+        .unwrap_or_default();
+    if band_then != band_now {
+        changed.push(format!("boundary band {band_then} → {band_now}"));
+    }
     let current = serde_json::json!({
         "store": store.path.display().to_string(),
         "train_start": t.train_start, "train_end": t.train_end,

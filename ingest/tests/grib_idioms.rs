@@ -1,6 +1,7 @@
-//! GRIB's alternative row scanning (scanning mode bit 5, rows running back and forth), written
-//! by ecCodes itself, read into the canonical orientation; the values are checked against
-//! ecCodes' own nearest-point lookup (its geometry, not ours).
+//! Real GRIB idioms, in files written by ecCodes itself: alternative row scanning (scanning
+//! mode bit 5, rows running back and forth), read into the canonical orientation and checked
+//! against ecCodes' own nearest-point lookup (its geometry, not ours); layers between two
+//! surfaces that share a top (GFS's soil).
 
 use eccodes::{CodesHandle, FallibleStreamingIterator, KeyWrite, ProductKind};
 use vejr_ingest::parameter_identity::samples_path;
@@ -66,4 +67,45 @@ fn alternate_rows_are_read_in_the_canonical_orientation() {
         .flat_map(|j| (0..ni).map(move |i| (100 * j + i) as f32))
         .collect();
     assert_eq!(field, expected.as_slice());
+}
+
+/// GFS's soil layers: two layers of one parameter may share a top (0–10 cm and 0–200 cm) and
+/// are two variables, not duplicate messages; named by both surfaces, each with its own values.
+#[test]
+fn layers_sharing_a_top_are_told_apart_by_their_bottom() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("soil.grib2");
+    {
+        let _guard = vejr_ingest::grib_reader::ECCODES.lock().unwrap();
+        let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
+        let mut handle = CodesHandle::new_from_file(&sample, ProductKind::GRIB).unwrap();
+        let template = handle.next().unwrap().unwrap().try_clone().unwrap();
+        let points: i64 = eccodes::KeyRead::read_key(&template, "numberOfDataPoints").unwrap();
+        for (n, (top, bottom, value)) in [(0i64, 10i64, 280.0), (0, 200, 285.0), (10, 40, 283.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut m = template.try_clone().unwrap();
+            m.write_key("typeOfLevel", "depthBelowLandLayer").unwrap();
+            m.write_key("topLevel", top).unwrap();
+            m.write_key("bottomLevel", bottom).unwrap();
+            m.write_key("shortName", "sot").unwrap();
+            m.write_key("values", &vec![value; points as usize][..]).unwrap();
+            m.write_to_file(&path, n > 0).unwrap();
+        }
+    }
+    let fields = read_fields(&path, &SourceHints::default()).unwrap();
+    let names: Vec<(&str, f32)> = fields
+        .variables
+        .iter()
+        .map(|v| (v.info.name.as_str(), fields.field(v, 0, 0, 0)[0]))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("sot_depthBelowLandLayer_0-10", 280.0),
+            ("sot_depthBelowLandLayer_0-200", 285.0),
+            ("sot_depthBelowLandLayer_10-40", 283.0)
+        ]
+    );
 }
