@@ -25,6 +25,18 @@ pub enum GraphError {
     Cache { path: String, message: String },
 }
 
+/// A point's unit vector, computed in float32 from float32 coordinates, as GraphCast does with
+/// ERA5's float32 latitude and longitude.
+pub fn position(lat: f64, lon: f64) -> Vec3 {
+    let phi = (lon as f32).to_radians();
+    let theta = (90.0 - lat as f32).to_radians();
+    [
+        (phi.cos() * theta.sin()) as f64,
+        (phi.sin() * theta.sin()) as f64,
+        theta.cos() as f64,
+    ]
+}
+
 /// Grid coordinates in vejr's convention: latitudes north→south, longitudes ascending in [0, 360).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GridPoints {
@@ -41,22 +53,11 @@ impl GridPoints {
         self.len() == 0
     }
 
-    /// Unit vectors, row-major like the data. Computed in float32 from float32 coordinates, as
-    /// GraphCast does with ERA5's float32 latitude and longitude.
+    /// Unit vectors, row-major like the data.
     pub fn positions(&self) -> Vec<Vec3> {
         self.latitudes
             .iter()
-            .flat_map(|&lat| {
-                self.longitudes.iter().map(move |&lon| {
-                    let phi = (lon as f32).to_radians();
-                    let theta = (90.0 - lat as f32).to_radians();
-                    [
-                        (phi.cos() * theta.sin()) as f64,
-                        (phi.sin() * theta.sin()) as f64,
-                        theta.cos() as f64,
-                    ]
-                })
-            })
+            .flat_map(|&lat| self.longitudes.iter().map(move |&lon| position(lat, lon)))
             .collect()
     }
 
@@ -132,17 +133,68 @@ pub struct WeatherGraph {
 
 impl WeatherGraph {
     pub fn build(grid: &GridPoints, mesh_level: usize) -> Result<Self, GraphError> {
+        let nx = grid.longitudes.len();
+        Self::build_from(
+            &grid.positions(),
+            |g| (grid.latitudes[g / nx], grid.longitudes[g % nx]),
+            [grid.latitudes.len(), nx],
+            grid.fingerprint(),
+            !grid.is_global(),
+            mesh_level,
+        )
+    }
+
+    /// The graph of any set of points on the sphere (a Lambert, rotated or polar-stereographic
+    /// domain, an unstructured set): `latitudes[p]`, `longitudes[p]` per point, `shape` the
+    /// data's (rows, columns) with rows × columns points. Such a domain is regional: the mesh
+    /// keeps the nodes within the grid-to-mesh radius plus one mesh edge of some point, so it
+    /// follows the domain's own outline, not a latitude–longitude box around it.
+    pub fn build_on_points(
+        latitudes: &[f64],
+        longitudes: &[f64],
+        shape: [usize; 2],
+        mesh_level: usize,
+    ) -> Result<Self, GraphError> {
+        assert_eq!(latitudes.len(), longitudes.len(), "one longitude per latitude");
+        assert_eq!(latitudes.len(), shape[0] * shape[1], "shape covers the points");
+        let positions: Vec<Vec3> = latitudes
+            .iter()
+            .zip(longitudes)
+            .map(|(&a, &o)| position(a, o))
+            .collect();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for v in latitudes.iter().chain(longitudes) {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        Self::build_from(
+            &positions,
+            |g| (latitudes[g], longitudes[g]),
+            shape,
+            h,
+            true,
+            mesh_level,
+        )
+    }
+
+    fn build_from(
+        grid_xyz: &[Vec3],
+        lat_lon: impl Fn(usize) -> (f64, f64),
+        grid_shape: [usize; 2],
+        grid_fingerprint: u64,
+        regional: bool,
+        mesh_level: usize,
+    ) -> Result<Self, GraphError> {
         let meshes = hierarchy(mesh_level);
         let finest = meshes.last().expect("level 0 at least");
         let edge = longest_edge(finest);
         let radius = GRID_TO_MESH_RADIUS * edge;
-        let grid_xyz = grid.positions();
-        let regional = !grid.is_global();
 
         // Regional: keep mesh nodes within reach of the domain (the grid-to-mesh radius plus one
         // edge, which covers every triangle containing a grid point).
         let usable: Vec<bool> = if regional {
-            let index = spatial_index::SpatialIndex::new(&grid_xyz, radius + edge);
+            let index = spatial_index::SpatialIndex::new(grid_xyz, radius + edge);
             finest
                 .vertices
                 .par_iter()
@@ -160,20 +212,16 @@ impl WeatherGraph {
             }
         }
 
-        let g2m: Vec<(u32, u32)> = grid_mesh_connectivity::grid_to_mesh(&grid_xyz, &finest.vertices, &usable, radius)
+        let g2m: Vec<(u32, u32)> = grid_mesh_connectivity::grid_to_mesh(grid_xyz, &finest.vertices, &usable, radius)
             .into_iter()
             .map(|(g, m)| (g, new_index[m as usize]))
             .collect();
-        let faces = grid_mesh_connectivity::containing_faces(&grid_xyz, finest, &usable, edge);
+        let faces = grid_mesh_connectivity::containing_faces(grid_xyz, finest, &usable, edge);
         let mut m2g = Vec::with_capacity(grid_xyz.len() * 3);
         for (g, face) in faces.iter().enumerate() {
             let Some(face) = face else {
-                let nx = grid.longitudes.len();
-                return Err(GraphError::Uncovered {
-                    index: g,
-                    lat: grid.latitudes[g / nx],
-                    lon: grid.longitudes[g % nx],
-                });
+                let (lat, lon) = lat_lon(g);
+                return Err(GraphError::Uncovered { index: g, lat, lon });
             };
             m2g.extend(face.iter().map(|&m| (new_index[m as usize], g as u32)));
         }
@@ -185,20 +233,20 @@ impl WeatherGraph {
 
         Ok(Self {
             mesh_level,
-            grid_shape: [grid.latitudes.len(), grid.longitudes.len()],
-            grid_fingerprint: grid.fingerprint(),
+            grid_shape,
+            grid_fingerprint,
             regional,
             num_mesh_nodes: kept.len(),
-            grid_node_features: features::node_features(&grid_xyz),
+            grid_node_features: features::node_features(grid_xyz),
             mesh_node_features: features::node_features(&kept),
             mesh_lat_lon: kept
                 .iter()
                 .map(icosahedral_mesh::xyz_to_lat_lon)
                 .map(|(a, b)| [a, b])
                 .collect(),
-            grid_to_mesh: EdgeSet::new(g2m, &grid_xyz, &kept),
+            grid_to_mesh: EdgeSet::new(g2m, grid_xyz, &kept),
             mesh: EdgeSet::new(mesh_edges, &kept, &kept),
-            mesh_to_grid: EdgeSet::new(m2g, &kept, &grid_xyz),
+            mesh_to_grid: EdgeSet::new(m2g, &kept, grid_xyz),
         })
     }
 
