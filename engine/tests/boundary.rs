@@ -8,7 +8,7 @@ use vejr_ingest::store::Store;
 use vejr_ingest::test_data::shared_file;
 
 mod common;
-use common::{stderr, train_config, uk_store, vejr};
+use common::{evaluate_scores, stderr, train_config, uk_store, vejr};
 
 /// 17 × 25 points, two rings of band: 17·25 − 13·21.
 const BAND_POINTS: usize = 17 * 25 - 13 * 21;
@@ -169,18 +169,7 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
     );
 
     // Scores leave the band out: persistence's RMSE is the interior's alone.
-    let scores = dir.path().join("scores");
-    let out = vejr(&[
-        "evaluate",
-        "--forecast",
-        from_store.to_str().unwrap(),
-        "--truth",
-        uk_store().to_str().unwrap(),
-        "--out",
-        scores.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let csv = std::fs::read_to_string(scores.join("scores.csv")).unwrap();
+    let csv = evaluate_scores(&from_store, uk_store(), &dir.path().join("scores"));
     let row = csv.lines().find(|l| l.starts_with("persistence,2t,6,")).unwrap();
     let scored: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
     let start = store.time_index("2019-03-27T00:00:00Z".parse().unwrap()).unwrap();

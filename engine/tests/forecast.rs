@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use vejr_ingest::test_data::shared_file;
 
 mod common;
-use common::{read_all, set_model, stderr, stdout, train_config, uk_store, vejr, vejr_with_file_limit};
+use common::{
+    evaluate_scores, read_all, set_model, stderr, stdout, train_config, uk_store, vejr, vejr_with_file_limit,
+};
 
 /// The test-sized model trained on 1–24 March (once per test binary).
 fn checkpoint() -> &'static Path {
@@ -707,18 +709,7 @@ fn initial_state_written_as_lead_zero_when_asked_and_not_scored() {
         "+6 h is a forecast"
     );
 
-    let scores = dir.path().join("scores");
-    let out = vejr(&[
-        "evaluate",
-        "--forecast",
-        path.to_str().unwrap(),
-        "--truth",
-        uk_store().to_str().unwrap(),
-        "--out",
-        scores.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let csv = std::fs::read_to_string(scores.join("scores.csv")).unwrap();
+    let csv = evaluate_scores(&path, uk_store(), &dir.path().join("scores"));
     assert!(csv.lines().any(|l| l.starts_with("model,2t,6,")), "{csv}");
     assert!(!csv.lines().any(|l| l.contains(",2t,0,")), "{csv}");
 }

@@ -21,6 +21,23 @@ pub fn vejr(args: &[&str]) -> Output {
         .expect("vejr runs")
 }
 
+/// `vejr evaluate --forecast FORECAST --truth TRUTH --out OUT`, which must succeed: its scores.csv.
+#[allow(dead_code)] // not every test binary evaluates
+pub fn evaluate_scores(forecast: &Path, truth: &Path, out: &Path) -> String {
+    let out_dir = out.to_str().unwrap();
+    let result = vejr(&[
+        "evaluate",
+        "--forecast",
+        forecast.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        "--out",
+        out_dir,
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    std::fs::read_to_string(out.join("scores.csv")).unwrap()
+}
+
 /// `vejr ARGS` with every file it writes limited to `bytes` (RLIMIT_FSIZE, SIGXFSZ ignored so
 /// the write fails with EFBIG instead of killing the process): a disk that fills up, without
 /// privileges to mount a small one.
