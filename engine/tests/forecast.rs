@@ -116,6 +116,12 @@ fn forecast_file_is_cf_with_lead_and_valid_times() {
     assert_eq!(attr("longitude", "axis"), "X");
     // CF names begin with a letter: the store's 2t is t2m, as in the CDS's ERA5 NetCDF.
     assert_eq!(attr("t2m", "vejr_store_name"), "2t");
+    // The parameter, as cfgrib writes it: readers match 167, not a name.
+    let param_id = file.variable("t2m").unwrap().attribute_value("GRIB_paramId");
+    assert!(
+        matches!(param_id, Some(Ok(netcdf::AttributeValue::Longlong(167)))),
+        "{param_id:?}"
+    );
     assert_eq!(attr("t2m", "units"), "K");
     assert_eq!(attr("t2m", "standard_name"), "air_temperature", "from ecCodes' cfName");
     // 2 m above ground, as a CF scalar coordinate.
@@ -772,6 +778,19 @@ fn evaluate_reads_grib_forecasts_and_raw_analysis_files() {
         "grib-grib",
         &[],
     );
+    // Analyses of something else (NCEP's precipitable water) score nothing: one line, exit 2.
+    let other = dir.path().join("other");
+    let out = vejr(&[
+        "evaluate",
+        "--forecast",
+        dir.path().join("f-26.nc").to_str().unwrap(),
+        "--truth",
+        shared_file("netcdf/ncep-r2-pr_wtr-2022-daily.nc").to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    common::assert_refused(&out, &["no forecast variable (2t) is in the truth", "pr_wtr"]);
+    assert!(!other.exists(), "nothing written for a refused evaluation");
     for lead in ["6", "12"] {
         let reference = rmse(&store_nc, "model", lead);
         let persistence = rmse(&store_nc, "persistence", lead);
