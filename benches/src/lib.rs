@@ -12,5 +12,6 @@ pub fn global_grid(resolution: f64, poles: bool) -> GridPoints {
         longitudes: (0..(360.0 / resolution).round() as usize)
             .map(|j| j as f64 * resolution)
             .collect(),
+        points: None,
     }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use vejr_ingest::parameter_identity::{ParameterKey, find_parameter};
 use vejr_ingest::regrid::Regridder;
 use vejr_ingest::store::{Column, Store};
-use vejr_ingest::{FieldSource, Grid, GridKind, SourceHints};
+use vejr_ingest::{FieldSource, Grid, SourceHints};
 
 /// Where one column's field at one time is in the files: (file, variable, level, time index).
 type Location = (usize, usize, usize, usize);
@@ -30,8 +30,8 @@ enum Holder {
 pub struct Analyses {
     /// The store's path, or the files', for messages.
     pub description: String,
-    pub latitudes: Vec<f64>,
-    pub longitudes: Vec<f64>,
+    /// The grid fields are given on: the analyses' own, or the forecast's they are interpolated onto.
+    pub target: Grid,
     pub columns: Vec<Column>,
     keys: Vec<ParameterKey>,
     /// Every valid time held, ascending.
@@ -66,8 +66,7 @@ impl Analyses {
     pub fn from_store(store: Store) -> Result<Self, String> {
         Ok(Self {
             description: store.path.display().to_string(),
-            latitudes: store.grid.latitudes.clone(),
-            longitudes: store.grid.longitudes.clone(),
+            target: store.grid.clone(),
             keys: store.columns.iter().map(ParameterKey::of_column).collect(),
             columns: store.columns.clone(),
             times: store.dates.clone(),
@@ -84,7 +83,6 @@ impl Analyses {
             sources.push(vejr_ingest::open(p, &SourceHints::default()).map_err(|e| e.to_string())?);
         }
         let first = sources[0].header();
-        let (latitudes, longitudes) = (first.grid.latitudes.clone(), first.grid.longitudes.clone());
         let mut columns: Vec<Column> = Vec::new();
         let mut keys: Vec<ParameterKey> = Vec::new();
         let mut at = BTreeMap::new();
@@ -136,8 +134,7 @@ impl Analyses {
         };
         Ok(Self {
             description: list(paths),
-            latitudes,
-            longitudes,
+            target: first.grid.clone(),
             columns,
             keys,
             times,
@@ -151,17 +148,13 @@ impl Analyses {
     /// Analyses on another grid than the forecast's (ERA5 at 0.25° for a model at 0.5°, a host
     /// model's grid) are interpolated onto it bilinearly, as ingest builds stores, and the note
     /// saying so is returned. Err when they do not cover every point of it.
-    pub fn interpolate_onto(&mut self, latitudes: &[f64], longitudes: &[f64]) -> Result<Option<String>, String> {
-        let target = Grid {
-            kind: GridKind::RegularLatLon,
-            latitudes: latitudes.to_vec(),
-            longitudes: longitudes.to_vec(),
-        };
-        if self.grid.same_points(&target, 1e-6) {
+    pub fn interpolate_onto(&mut self, target: &Grid) -> Result<Option<String>, String> {
+        if self.grid.same_points(target, 1e-6) {
             self.regridder = None;
+            self.target = self.grid.clone();
             return Ok(None);
         }
-        let r = Regridder::new(&self.grid, &target);
+        let r = Regridder::new(&self.grid, target).map_err(|e| format!("{}: {e}", self.description))?;
         let mut probe = Vec::with_capacity(target.len());
         r.apply(&vec![0.0; self.grid.len()], &mut probe);
         let outside = probe.iter().filter(|v| v.is_nan()).count();
@@ -174,20 +167,18 @@ impl Analyses {
             ));
         }
         let note = format!(
-            "interpolating {} ({}) bilinearly onto the forecast's {}×{} grid, as ingest does",
+            "interpolating {} ({}) bilinearly onto the forecast's {}, as ingest does",
             self.description,
             self.grid.describe(),
-            latitudes.len(),
-            longitudes.len()
+            target.describe()
         );
         self.regridder = Some(r);
-        self.latitudes = latitudes.to_vec();
-        self.longitudes = longitudes.to_vec();
+        self.target = target.clone();
         Ok(Some(note))
     }
 
     pub fn points(&self) -> usize {
-        self.latitudes.len() * self.longitudes.len()
+        self.target.len()
     }
 
     /// The column that is `wanted`; Err when two are equally good candidates.

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod commands;
 pub mod date_argument;
 pub mod forecast;
+pub mod model_grid;
 pub mod run_config;
 pub mod training;
 pub mod verification;

@@ -210,6 +210,7 @@ fn analyses_as_grib(path: &Path, times: [&str; 2], spoil: impl Fn(usize, &mut [f
     let grid = OutputGrid {
         latitudes: &meta.latitudes,
         longitudes: &meta.longitudes,
+        native: None,
     };
     // GRIB carries a reference time and a lead; the reader turns them into valid times.
     let reference = times[0] - chrono::TimeDelta::hours(6);
@@ -397,7 +398,7 @@ fn forecast_from_cds_netcdf_and_from_vejr_s_own_output() {
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("forecast: interpolating") && err.contains("onto the checkpoint's 17×25 grid"),
+        err.contains("forecast: interpolating") && err.contains("onto the checkpoint's regular lat-lon 17 × 25 grid"),
         "{err}"
     );
     let out = forecast("2019-03-31T18:00:00Z", "12h", &from_store);

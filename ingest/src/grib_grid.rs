@@ -1,6 +1,7 @@
 //! A GRIB message's grid keys as a [`Grid`] and the layout of its values: regular lat-lon
-//! and Gaussian grids in any scanning mode, and global reduced Gaussian grids (interpolated to
-//! regular rows by [`reduced_gaussian`]).
+//! and Gaussian grids in any scanning mode; Lambert conformal, rotated lat-lon, polar
+//! stereographic, reduced Gaussian and reduced lat-lon grids kept as their own points, with the
+//! coordinates ecCodes computes for them.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use eccodes::{KeyRead, KeyedMessage};
 use crate::error::{IngestError, Result};
 use crate::grib_reader::key;
 use crate::grid::{Grid, GridKind, Reorder};
-use crate::reduced_gaussian;
+use crate::projection::{LambertConformal, PolarStereographic, RotatedLatLon, Scanning};
 
 /// How a message's values map onto the canonical grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,10 +23,8 @@ pub(crate) enum Layout {
         alternate_rows: bool,
         reorder: Reorder,
     },
-    ReducedGaussian {
-        points_per_row: Vec<usize>,
-        reorder: Reorder,
-    },
+    /// Values in the file's order, one per point.
+    Points { count: usize },
 }
 
 pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Result<(Grid, Layout)> {
@@ -86,38 +85,23 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
                 },
             ))
         }
-        "reduced_gg" => {
-            let n = l("N")? as usize;
-            let pl: Vec<i64> = msg.read_key("pl").map_err(|e| grib_error(format!("key pl: {e}")))?;
-            let points_per_row: Vec<usize> = pl.iter().map(|&p| p as usize).collect();
-            let mut latitudes: Vec<f64> = msg
-                .read_key("distinctLatitudes")
-                .map_err(|e| grib_error(format!("key distinctLatitudes: {e}")))?;
-            latitudes.sort_by(|a, b| b.total_cmp(a));
-            if latitudes.len() != points_per_row.len() || l("jScansPositively")? != 0 {
-                return Err(grib_error(
-                    "only global reduced Gaussian grids scanned north to south are supported".into(),
-                ));
-            }
-            let lon1 = d("longitudeOfFirstGridPointInDegrees")?;
-            let lon2 = d("longitudeOfLastGridPointInDegrees")?;
-            let widest = *points_per_row.iter().max().unwrap_or(&1) as f64;
-            if lon1.abs() > 1e-6 || (lon2 - (360.0 - 360.0 / widest)).abs() > 1e-3 {
-                return Err(grib_error(format!(
-                    "reduced Gaussian grid is not global in longitude ({lon1}..{lon2}); only global ones are interpolated"
-                )));
-            }
-            let columns = reduced_gaussian::regular_columns(&points_per_row);
-            let longitudes: Vec<f64> = (0..columns).map(|i| 360.0 * i as f64 / columns as f64).collect();
-            let (grid, reorder) = Grid::from_file_coordinates(GridKind::RegularGaussian { n }, &latitudes, &longitudes)
-                .map_err(grid_error)?;
-            Ok((
-                grid,
-                Layout::ReducedGaussian {
-                    points_per_row,
-                    reorder,
-                },
-            ))
+        "lambert" | "rotated_ll" | "polar_stereographic" | "reduced_gg" | "reduced_ll" => {
+            let kind = point_grid_kind(&grid_type, msg).map_err(grib_error)?;
+            let latitudes: Vec<f64> = msg
+                .read_key("latitudes")
+                .map_err(|e| grib_error(format!("key latitudes: {e}")))?;
+            let longitudes: Vec<f64> = msg
+                .read_key("longitudes")
+                .map_err(|e| grib_error(format!("key longitudes: {e}")))?;
+            let shape = match &kind {
+                GridKind::LambertConformal(g) => (g.ny, g.nx),
+                GridKind::RotatedLatLon(g) => (g.nj, g.ni),
+                GridKind::PolarStereographic(g) => (g.ny, g.nx),
+                _ => (1, latitudes.len()),
+            };
+            let count = latitudes.len();
+            let grid = Grid::from_points(kind, shape, latitudes, longitudes).map_err(grid_error)?;
+            Ok((grid, Layout::Points { count }))
         }
         other => Err(IngestError::UnsupportedGrid {
             path: path.to_owned(),
@@ -155,5 +139,98 @@ fn file_longitudes(msg: &KeyedMessage, ni: usize) -> std::result::Result<Vec<f64
         (0..ni)
             .map(|i| lon1 + sign * span * i as f64 / (ni - 1) as f64)
             .collect()
+    })
+}
+
+/// The definition of a grid vejr keeps as points, from the message's grid keys.
+fn point_grid_kind(grid_type: &str, msg: &KeyedMessage) -> std::result::Result<GridKind, String> {
+    let l = |name: &str| key::<i64>(msg, name).map_err(|e| format!("key {name}: {e}"));
+    let d = |name: &str| key::<f64>(msg, name).map_err(|e| format!("key {name}: {e}"));
+    let scanning = || -> std::result::Result<Scanning, String> {
+        if l("jPointsAreConsecutive")? != 0 || l("alternativeRowScanning").unwrap_or(0) != 0 {
+            return Err(format!(
+                "{grid_type} grid scanned by columns or alternate rows is not supported"
+            ));
+        }
+        Ok(Scanning {
+            i_negative: l("iScansNegatively")? == 1,
+            j_positive: l("jScansPositively")? == 1,
+        })
+    };
+    let earth_radius = || -> std::result::Result<f64, String> {
+        d("radius").map_err(|_| {
+            format!(
+                "{grid_type} grid on an ellipsoidal Earth (shapeOfTheEarth {}) is not supported; vejr's projections are spherical",
+                l("shapeOfTheEarth").unwrap_or(-1)
+            )
+        })
+    };
+    let points_per_row = || -> std::result::Result<Vec<usize>, String> {
+        let pl: Vec<i64> = msg.read_key("pl").map_err(|e| format!("key pl: {e}"))?;
+        Ok(pl.iter().map(|&p| p as usize).collect())
+    };
+    if matches!(grid_type, "lambert" | "polar_stereographic") {
+        let (dx, dy) = (d("DxInMetres")?, d("DyInMetres")?);
+        if !(dx > 0.0 && dy > 0.0) {
+            return Err(format!(
+                "{grid_type} grid with spacing Dx = {dx} m, Dy = {dy} m: every point would coincide"
+            ));
+        }
+    }
+    Ok(match grid_type {
+        "lambert" => GridKind::LambertConformal(LambertConformal {
+            nx: l("Nx")? as usize,
+            ny: l("Ny")? as usize,
+            first_latitude: d("latitudeOfFirstGridPointInDegrees")?,
+            first_longitude: d("longitudeOfFirstGridPointInDegrees")?,
+            origin_latitude: d("LaDInDegrees")?,
+            central_meridian: d("LoVInDegrees")?,
+            standard_parallels: [d("Latin1InDegrees")?, d("Latin2InDegrees")?],
+            dx: d("DxInMetres")?,
+            dy: d("DyInMetres")?,
+            earth_radius: earth_radius()?,
+            scanning: scanning()?,
+        }),
+        "rotated_ll" => {
+            let angle = d("angleOfRotationInDegrees").unwrap_or(0.0);
+            if angle.abs() > 1e-9 {
+                return Err(format!(
+                    "rotated grid with an angle of rotation ({angle}°) is not supported"
+                ));
+            }
+            GridKind::RotatedLatLon(RotatedLatLon {
+                ni: l("Ni")? as usize,
+                nj: l("Nj")? as usize,
+                first_latitude: d("latitudeOfFirstGridPointInDegrees")?,
+                first_longitude: d("longitudeOfFirstGridPointInDegrees")?,
+                di: d("iDirectionIncrementInDegrees")?,
+                dj: d("jDirectionIncrementInDegrees")?,
+                south_pole_latitude: d("latitudeOfSouthernPoleInDegrees")?,
+                south_pole_longitude: d("longitudeOfSouthernPoleInDegrees")?,
+                earth_radius: earth_radius()?,
+                scanning: scanning()?,
+            })
+        }
+        "polar_stereographic" => GridKind::PolarStereographic(PolarStereographic {
+            nx: l("Nx")? as usize,
+            ny: l("Ny")? as usize,
+            first_latitude: d("latitudeOfFirstGridPointInDegrees")?,
+            first_longitude: d("longitudeOfFirstGridPointInDegrees")?,
+            true_latitude: d("LaDInDegrees")?,
+            orientation: d("orientationOfTheGridInDegrees")?,
+            dx: d("DxInMetres")?,
+            dy: d("DyInMetres")?,
+            south_pole: l("southPoleOnProjectionPlane")? == 1,
+            earth_radius: earth_radius()?,
+            scanning: scanning()?,
+        }),
+        "reduced_gg" => GridKind::ReducedGaussian {
+            n: l("N")? as usize,
+            points_per_row: points_per_row()?,
+        },
+        "reduced_ll" => GridKind::ReducedLatLon {
+            points_per_row: points_per_row()?,
+        },
+        other => unreachable!("{other} is not a point grid"),
     })
 }

@@ -18,7 +18,6 @@ use crate::fields::{LevelType, TimeAxis, VariableInfo};
 use crate::grib_grid::{Layout, read_grid};
 use crate::grid::reorder_field;
 use crate::hints::SourceHints;
-use crate::reduced_gaussian;
 use crate::source::{FieldSource, Header};
 
 /// ecCodes is not built thread-safe everywhere (Debian's is not configured with
@@ -409,17 +408,14 @@ impl GribSource {
                 }
                 reorder_field(&values, *ni, reorder, &mut out);
             }
-            Layout::ReducedGaussian {
-                points_per_row,
-                reorder,
-            } => {
-                let regular = reduced_gaussian::to_regular(&values, points_per_row).map_err(grib_error)?;
-                reorder_field(
-                    &regular,
-                    reduced_gaussian::regular_columns(points_per_row),
-                    reorder,
-                    &mut out,
-                );
+            Layout::Points { count } => {
+                if values.len() != *count {
+                    return Err(grib_error(format!(
+                        "{} values for a grid of {count} points",
+                        values.len()
+                    )));
+                }
+                out = values;
             }
         }
         Ok(out)

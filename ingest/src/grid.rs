@@ -1,7 +1,11 @@
-//! Horizontal grids and the one orientation vejr uses after reading:
-//! latitudes north→south, longitudes ascending in [0, 360).
+//! Horizontal grids. Latitude × longitude grids take the one orientation vejr uses after
+//! reading: latitudes north→south, longitudes ascending in [0, 360). Every other grid (a
+//! projection, a reduced grid, an unstructured set) is a set of points in the file's own order,
+//! each with its latitude and longitude, and its definition kept for writing outputs on it.
 
 use serde::{Deserialize, Serialize};
+
+use crate::projection::{LambertConformal, PolarStereographic, RotatedLatLon};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -11,15 +15,54 @@ pub enum GridKind {
     RegularGaussian {
         n: usize,
     },
+    LambertConformal(LambertConformal),
+    RotatedLatLon(RotatedLatLon),
+    PolarStereographic(PolarStereographic),
+    /// Reduced Gaussian grid (N`n`, `points_per_row` from north to south), kept as its own points.
+    ReducedGaussian {
+        n: usize,
+        points_per_row: Vec<usize>,
+    },
+    /// Reduced latitude-longitude grid, rows from north to south.
+    ReducedLatLon {
+        points_per_row: Vec<usize>,
+    },
+    /// Points with no structure beyond their coordinates (a file's 1-D `values`).
+    Unstructured,
+}
+
+impl GridKind {
+    /// Latitudes × longitudes: the grid is its two axes.
+    pub fn is_product(&self) -> bool {
+        matches!(self, Self::RegularLatLon | Self::RegularGaussian { .. })
+    }
+
+    /// Whether the points cover the globe (no lateral boundary).
+    pub fn is_global_point_set(&self) -> bool {
+        matches!(self, Self::ReducedGaussian { .. } | Self::ReducedLatLon { .. })
+    }
+}
+
+/// Every point's own coordinates, in the file's order, for a grid that is not latitudes ×
+/// longitudes; `shape` is (rows, columns) of a structured grid and (1, points) otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointCoordinates {
+    pub shape: (usize, usize),
+    pub latitudes: Vec<f64>,
+    /// Degrees east in [0, 360).
+    pub longitudes: Vec<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
     pub kind: GridKind,
-    /// Degrees north, strictly decreasing.
+    /// Degrees north, strictly decreasing (latitude × longitude grids; empty otherwise).
     pub latitudes: Vec<f64>,
-    /// Degrees east in [0, 360), strictly increasing.
+    /// Degrees east in [0, 360), strictly increasing (latitude × longitude grids; empty otherwise).
     pub longitudes: Vec<f64>,
+    /// Set exactly when the grid is not latitudes × longitudes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<PointCoordinates>,
 }
 
 /// How to take a field from a file's order into the canonical one: canonical row `i` is file row
@@ -77,17 +120,84 @@ impl Grid {
                 kind,
                 latitudes,
                 longitudes,
+                points: None,
             },
             Reorder { rows, columns },
         ))
     }
 
+    /// A grid of points with their own coordinates, kept in the order given.
+    pub fn from_points(
+        kind: GridKind,
+        shape: (usize, usize),
+        latitudes: Vec<f64>,
+        longitudes: Vec<f64>,
+    ) -> Result<Grid, String> {
+        if kind.is_product() {
+            return Err("a latitude × longitude grid is given by its axes, not its points".into());
+        }
+        let n = shape.0 * shape.1;
+        if n == 0 || latitudes.len() != n || longitudes.len() != n {
+            return Err(format!(
+                "{} latitudes and {} longitudes for a grid of {} × {}",
+                latitudes.len(),
+                longitudes.len(),
+                shape.0,
+                shape.1
+            ));
+        }
+        if let Some(bad) = latitudes.iter().find(|l| !l.is_finite() || l.abs() > 90.0 + 1e-6) {
+            return Err(format!("latitude {bad} outside [-90, 90]"));
+        }
+        if let Some(bad) = longitudes.iter().find(|l| !l.is_finite()) {
+            return Err(format!("longitude {bad} is not a number"));
+        }
+        Ok(Grid {
+            kind,
+            latitudes: Vec::new(),
+            longitudes: Vec::new(),
+            points: Some(PointCoordinates {
+                shape,
+                latitudes,
+                longitudes: longitudes.into_iter().map(wrap_longitude).collect(),
+            }),
+        })
+    }
+
+    /// Whether the grid is latitudes × longitudes (its axes are `latitudes` and `longitudes`).
+    pub fn is_product(&self) -> bool {
+        self.points.is_none()
+    }
+
     pub fn shape(&self) -> (usize, usize) {
-        (self.latitudes.len(), self.longitudes.len())
+        match &self.points {
+            Some(p) => p.shape,
+            None => (self.latitudes.len(), self.longitudes.len()),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.latitudes.len() * self.longitudes.len()
+        let (ny, nx) = self.shape();
+        ny * nx
+    }
+
+    /// Latitude and longitude of point `p` (row-major), degrees.
+    pub fn point(&self, p: usize) -> (f64, f64) {
+        match &self.points {
+            Some(c) => (c.latitudes[p], c.longitudes[p]),
+            None => {
+                let nx = self.longitudes.len();
+                (self.latitudes[p / nx], self.longitudes[p % nx])
+            }
+        }
+    }
+
+    /// Every point's latitude and longitude, row-major like the data.
+    pub fn point_coordinates(&self) -> (Vec<f64>, Vec<f64>) {
+        match &self.points {
+            Some(c) => (c.latitudes.clone(), c.longitudes.clone()),
+            None => (0..self.len()).map(|p| self.point(p)).unzip(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -108,6 +218,9 @@ impl Grid {
 
     /// True when the longitudes go all the way round.
     pub fn is_global_in_longitude(&self) -> bool {
+        if self.points.is_some() {
+            return self.kind.is_global_point_set();
+        }
         match self.longitude_step() {
             Some(step) => (self.longitudes.len() as f64 * step - 360.0).abs() < step * 0.5,
             None => false,
@@ -116,8 +229,35 @@ impl Grid {
 
     /// West and east edges of a regional grid, following it eastwards across the prime meridian if need be.
     pub fn longitude_bounds(&self) -> (f64, f64) {
+        if let Some(points) = &self.points {
+            let mut sorted = points.longitudes.clone();
+            sorted.sort_by(f64::total_cmp);
+            sorted.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+            return Grid {
+                kind: GridKind::RegularLatLon,
+                latitudes: vec![0.0],
+                longitudes: sorted,
+                points: None,
+            }
+            .longitude_bounds_of_axis(self.kind.is_global_point_set());
+        }
+        self.longitude_bounds_of_axis(self.is_global_in_longitude())
+    }
+
+    /// Northern and southern edges.
+    pub fn latitude_bounds(&self) -> (f64, f64) {
+        match &self.points {
+            Some(p) => p
+                .latitudes
+                .iter()
+                .fold((f64::MIN, f64::MAX), |(n, s), &l| (n.max(l), s.min(l))),
+            None => (self.latitudes[0], self.latitudes[self.latitudes.len() - 1]),
+        }
+    }
+
+    fn longitude_bounds_of_axis(&self, global: bool) -> (f64, f64) {
         let n = self.longitudes.len();
-        if n < 2 || self.is_global_in_longitude() {
+        if n < 2 || global {
             return (self.longitudes[0], self.longitudes[n - 1]);
         }
         // The largest gap between neighbours (cyclically) is outside the domain.
@@ -136,6 +276,21 @@ impl Grid {
     /// Index of the grid point nearest to (lat, lon), both in degrees.
     pub fn nearest(&self, lat: f64, lon: f64) -> usize {
         let lon = wrap_longitude(lon);
+        if let Some(points) = &self.points {
+            // Smallest chord: the nearest point on the sphere.
+            let xyz = |a: f64, o: f64| {
+                let (a, o) = (a.to_radians(), o.to_radians());
+                [a.cos() * o.cos(), a.cos() * o.sin(), a.sin()]
+            };
+            let target = xyz(lat, lon);
+            let chord = |p: usize| {
+                let v = xyz(points.latitudes[p], points.longitudes[p]);
+                (0..3).map(|k| (v[k] - target[k]).powi(2)).sum::<f64>()
+            };
+            return (0..points.latitudes.len())
+                .min_by(|&a, &b| chord(a).total_cmp(&chord(b)))
+                .unwrap_or(0);
+        }
         let i = nearest_index(&self.latitudes, lat, false);
         let j = nearest_index(&self.longitudes, lon, true);
         i * self.longitudes.len() + j
@@ -143,6 +298,18 @@ impl Grid {
 
     /// Same points within `tolerance` degrees.
     pub fn same_points(&self, other: &Grid, tolerance: f64) -> bool {
+        if self.points.is_some() || other.points.is_some() {
+            let close = |a: f64, b: f64| (a - b).abs() <= tolerance;
+            let lon_close = |a: f64, b: f64| {
+                let d = (a - b).rem_euclid(360.0);
+                d.min(360.0 - d) <= tolerance
+            };
+            return self.shape() == other.shape()
+                && (0..self.len()).all(|p| {
+                    let ((a, o), (b, q)) = (self.point(p), other.point(p));
+                    close(a, b) && lon_close(o, q)
+                });
+        }
         self.shape() == other.shape()
             && self
                 .latitudes
@@ -158,9 +325,20 @@ impl Grid {
 
     pub fn describe(&self) -> String {
         let (ny, nx) = self.shape();
-        match self.kind {
+        match &self.kind {
             GridKind::RegularLatLon => format!("regular lat-lon {ny} × {nx}"),
             GridKind::RegularGaussian { n } => format!("regular Gaussian N{n} ({ny} × {nx})"),
+            GridKind::LambertConformal(l) => format!("Lambert conformal {ny} × {nx} at {:.0} m", l.dx),
+            GridKind::RotatedLatLon(r) => format!(
+                "rotated lat-lon {ny} × {nx} (south pole {}°N {}°E)",
+                r.south_pole_latitude, r.south_pole_longitude
+            ),
+            GridKind::PolarStereographic(p) => format!("polar stereographic {ny} × {nx} at {:.0} m", p.dx),
+            GridKind::ReducedGaussian { n, .. } => format!("reduced Gaussian N{n} ({nx} points)"),
+            GridKind::ReducedLatLon { points_per_row } => {
+                format!("reduced lat-lon, {} rows ({nx} points)", points_per_row.len())
+            }
+            GridKind::Unstructured => format!("unstructured ({nx} points)"),
         }
     }
 }

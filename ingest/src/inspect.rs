@@ -113,11 +113,11 @@ fn grid_report(grid: &Grid) -> GridReport {
     let (west, east) = grid.longitude_bounds();
     GridReport {
         kind: grid.describe(),
-        shape: [grid.latitudes.len(), grid.longitudes.len()],
+        shape: [grid.shape().0, grid.shape().1],
         latitude_step: grid.latitude_step(),
         longitude_step: grid.longitude_step(),
-        north: grid.latitudes[0],
-        south: *grid.latitudes.last().expect("grid is not empty"),
+        north: grid.latitude_bounds().0,
+        south: grid.latitude_bounds().1,
         west,
         east,
         global_in_longitude: grid.is_global_in_longitude(),

@@ -66,7 +66,7 @@ pub struct NetcdfSource {
     reorder: Reorder,
 }
 
-fn attr_f64s(value: AttributeValue) -> Vec<f64> {
+pub(crate) fn attribute_numbers(value: AttributeValue) -> Vec<f64> {
     use AttributeValue::*;
     match value {
         Uchar(v) => vec![v as f64],
@@ -112,7 +112,9 @@ fn attr_string(attrs: &Attributes, name: &str) -> Option<String> {
 }
 
 fn attr_number(attrs: &Attributes, name: &str) -> Option<f64> {
-    attrs.get(name).and_then(|v| attr_f64s(v.clone()).first().copied())
+    attrs
+        .get(name)
+        .and_then(|v| attribute_numbers(v.clone()).first().copied())
 }
 
 fn is_float_type(var: &netcdf::Variable) -> bool {
@@ -147,7 +149,24 @@ impl NetcdfSource {
             Some(name) => vec![name.as_str()],
             None => TIME_NAMES.to_vec(),
         };
+        // Per-point coordinates (a projection's 2-D latitude and longitude, or a point set's 1-D
+        // ones) when no data variable has latitude and longitude axes.
+        let auxiliary =
+            crate::netcdf_grid_mapping::auxiliary_coordinates(&file, path, LATITUDE_NAMES, LONGITUDE_NAMES)?;
+        let aux_role = |dim: &str| -> Option<Role> {
+            let dims = &auxiliary.as_ref()?.dimensions;
+            if dims.last().is_some_and(|d| d == dim) {
+                Some(Role::Longitude)
+            } else if dims.len() == 2 && dims[0] == dim {
+                Some(Role::Latitude)
+            } else {
+                None
+            }
+        };
         let role_of = |dim: &str| -> Role {
+            if let Some(role) = aux_role(dim) {
+                return role;
+            }
             let coordinate_says = |key: &str| file.variable(dim).and_then(|v| attr_string(&attributes(&v), key));
             let standard_name = coordinate_says("standard_name").unwrap_or_default();
             let units = coordinate_says("units").unwrap_or_default();
@@ -174,10 +193,30 @@ impl NetcdfSource {
             if dims.len() == 1 && dims[0] == name {
                 continue;
             }
+            if auxiliary
+                .as_ref()
+                .is_some_and(|a| a.latitude_name == name || a.longitude_name == name)
+            {
+                continue;
+            }
             let roles: Vec<Role> = dims.iter().map(|d| role_of(d)).collect();
             let has = |r: Role| roles.iter().filter(|&&x| x == r).count() == 1;
-            if !(has(Role::Latitude) && has(Role::Longitude)) {
+            let point_set = auxiliary.as_ref().is_some_and(|a| a.dimensions.len() == 1);
+            if !((has(Role::Latitude) || point_set) && has(Role::Longitude)) {
                 continue;
+            }
+            if let Some(a) = &auxiliary
+                && a.dimensions.len() == 2
+                && roles.iter().position(|&r| r == Role::Latitude) > roles.iter().position(|&r| r == Role::Longitude)
+            {
+                return Err(IngestError::variable(
+                    path,
+                    &name,
+                    format!(
+                        "stored as ({}, {}): vejr reads (y, x) order only",
+                        a.dimensions[1], a.dimensions[0]
+                    ),
+                ));
             }
             candidates.push((name, dims, roles));
         }
@@ -190,20 +229,40 @@ impl NetcdfSource {
                 .iter()
                 .find_map(|(_, dims, roles)| roles.iter().position(|&r| r == role).map(|i| dims[i].clone()))
         };
-        let lat_dim = dim_named(Role::Latitude).expect("checked above");
-        let lon_dim = dim_named(Role::Longitude).expect("checked above");
-        let latitudes = coordinate_values(&file, path, &lat_dim)?;
-        let longitudes = coordinate_values(&file, path, &lon_dim)?;
-        let kind = if is_evenly_spaced(&latitudes) {
-            GridKind::RegularLatLon
-        } else {
-            GridKind::RegularGaussian { n: latitudes.len() / 2 }
+        let (lat_dim, lon_dim) = (
+            dim_named(Role::Latitude).unwrap_or_default(),
+            dim_named(Role::Longitude).expect("checked above"),
+        );
+        let (grid, reorder) = match &auxiliary {
+            Some(aux) => {
+                let kind = crate::netcdf_grid_mapping::grid_kind(&file, path, &candidates[0].0, aux)?;
+                let shape = aux.shape(&file);
+                let grid = Grid::from_points(kind, shape, aux.latitudes.clone(), aux.longitudes.clone()).map_err(
+                    |message| IngestError::Grid {
+                        path: path.to_owned(),
+                        message,
+                    },
+                )?;
+                let reorder = Reorder {
+                    rows: (0..shape.0).collect(),
+                    columns: (0..shape.1).collect(),
+                };
+                (grid, reorder)
+            }
+            None => {
+                let latitudes = coordinate_values(&file, path, &lat_dim)?;
+                let longitudes = coordinate_values(&file, path, &lon_dim)?;
+                let kind = if is_evenly_spaced(&latitudes) {
+                    GridKind::RegularLatLon
+                } else {
+                    GridKind::RegularGaussian { n: latitudes.len() / 2 }
+                };
+                Grid::from_file_coordinates(kind, &latitudes, &longitudes).map_err(|message| IngestError::Grid {
+                    path: path.to_owned(),
+                    message,
+                })?
+            }
         };
-        let (grid, reorder) =
-            Grid::from_file_coordinates(kind, &latitudes, &longitudes).map_err(|message| IngestError::Grid {
-                path: path.to_owned(),
-                message,
-            })?;
 
         // The leading axis: time if there is one, else the one non-spatial axis the data has.
         let time = match dim_named(Role::Time) {
@@ -277,7 +336,7 @@ impl NetcdfSource {
             let mut fills: Vec<f64> = ["_FillValue", "missing_value"]
                 .iter()
                 .filter_map(|key| attrs.get(*key).cloned())
-                .flat_map(attr_f64s)
+                .flat_map(attribute_numbers)
                 .collect();
             if !attrs.contains_key("_FillValue") && is_float_type(&var) {
                 fills.push(NC_FILL_FLOAT);

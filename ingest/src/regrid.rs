@@ -26,39 +26,45 @@ pub struct Regridder {
 }
 
 impl Regridder {
-    pub fn new(source: &Grid, target: &Grid) -> Self {
-        let nx = source.longitudes.len();
+    /// From a latitude × longitude grid or a reduced grid (linear along each row, then between
+    /// the rows, as ECMWF interpolates reduced Gaussian fields) onto any points.
+    pub fn new(source: &Grid, target: &Grid) -> Result<Self, String> {
+        let rows = SourceRows::of(source)?;
         let global = source.is_global_in_longitude();
-        let step = source.longitude_step().unwrap_or(360.0);
+        let row_latitudes: Vec<f64> = rows.rows.iter().map(|r| r.latitude).collect();
         let mut neighbours = Vec::with_capacity(target.len());
         let mut weights = Vec::with_capacity(target.len());
-        for &lat in &target.latitudes {
-            let rows = bracket_latitude(&source.latitudes, lat, global);
-            for &lon in &target.longitudes {
-                let columns = bracket_longitude(&source.longitudes, wrap_longitude(lon), step, global);
-                match (rows, columns) {
-                    (Some((i0, i1, wy)), Some((j0, j1, wx))) => {
-                        neighbours.push([i0 * nx + j0, i0 * nx + j1, i1 * nx + j0, i1 * nx + j1]);
-                        weights.push([
-                            ((1.0 - wy) * (1.0 - wx)) as f32,
-                            ((1.0 - wy) * wx) as f32,
-                            (wy * (1.0 - wx)) as f32,
-                            (wy * wx) as f32,
-                        ]);
-                    }
-                    // Outside the source domain: missing, not extrapolated.
-                    _ => {
-                        neighbours.push([usize::MAX; 4]);
-                        weights.push([0.0; 4]);
-                    }
+        for p in 0..target.len() {
+            let (lat, lon) = target.point(p);
+            let lon = wrap_longitude(lon);
+            let bracket = bracket_latitude(&row_latitudes, lat, global).and_then(|(i0, i1, wy)| {
+                let (a, b) = (&rows.rows[i0], &rows.rows[i1]);
+                let west = bracket_longitude(&rows.longitudes[a.start..a.start + a.len], lon, a.step, global)?;
+                let east = bracket_longitude(&rows.longitudes[b.start..b.start + b.len], lon, b.step, global)?;
+                Some((a.start, b.start, wy, west, east))
+            });
+            match bracket {
+                Some((s0, s1, wy, (j0, j1, wx0), (k0, k1, wx1))) => {
+                    neighbours.push([s0 + j0, s0 + j1, s1 + k0, s1 + k1]);
+                    weights.push([
+                        ((1.0 - wy) * (1.0 - wx0)) as f32,
+                        ((1.0 - wy) * wx0) as f32,
+                        (wy * (1.0 - wx1)) as f32,
+                        (wy * wx1) as f32,
+                    ]);
+                }
+                // Outside the source domain: missing, not extrapolated.
+                None => {
+                    neighbours.push([usize::MAX; 4]);
+                    weights.push([0.0; 4]);
                 }
             }
         }
-        Self {
+        Ok(Self {
             target: target.clone(),
             neighbours,
             weights,
-        }
+        })
     }
 
     pub fn apply(&self, field: &[f32], out: &mut Vec<f32>) {
@@ -74,6 +80,71 @@ impl Regridder {
             }
             value
         }));
+    }
+}
+
+/// A source grid as rows of points along latitude circles, north to south: each row's points
+/// are at `longitudes[start..start + len]`, ascending.
+struct SourceRows {
+    rows: Vec<SourceRow>,
+    longitudes: Vec<f64>,
+}
+
+struct SourceRow {
+    latitude: f64,
+    start: usize,
+    len: usize,
+    step: f64,
+}
+
+impl SourceRows {
+    fn of(source: &Grid) -> Result<Self, String> {
+        let step = |l: &[f64]| l.windows(2).map(|w| w[1] - w[0]).fold(360.0, f64::min);
+        let Some(points) = &source.points else {
+            let nx = source.longitudes.len();
+            let longitudes: Vec<f64> = (0..source.len()).map(|p| source.longitudes[p % nx]).collect();
+            let lon_step = step(&source.longitudes);
+            let rows = (0..source.latitudes.len())
+                .map(|i| SourceRow {
+                    latitude: source.latitudes[i],
+                    start: i * nx,
+                    len: nx,
+                    step: lon_step,
+                })
+                .collect();
+            return Ok(Self { rows, longitudes });
+        };
+        let points_per_row = match &source.kind {
+            GridKind::ReducedGaussian { points_per_row, .. } | GridKind::ReducedLatLon { points_per_row } => {
+                points_per_row
+            }
+            _ => {
+                return Err(format!(
+                    "interpolating from a {} grid is not supported; store it on its own grid (leave store.grid unset)",
+                    source.describe()
+                ));
+            }
+        };
+        let mut rows = Vec::with_capacity(points_per_row.len());
+        let mut start = 0;
+        for &len in points_per_row {
+            let row = &points.longitudes[start..start + len];
+            if row.windows(2).any(|w| w[1] <= w[0]) {
+                return Err("a reduced grid row whose longitudes do not ascend from 0°".into());
+            }
+            rows.push(SourceRow {
+                latitude: points.latitudes[start],
+                start,
+                len,
+                step: step(row),
+            });
+            start += len;
+        }
+        rows.sort_by(|a, b| b.latitude.total_cmp(&a.latitude));
+        Ok(Self {
+            rows,
+            longitudes: points.longitudes.clone(),
+        })
     }
 }
 
@@ -137,7 +208,7 @@ mod tests {
             .flat_map(|&la| source.longitudes.iter().map(move |&lo| f(la, lo)))
             .collect();
         let mut out = Vec::new();
-        Regridder::new(&source, &target).apply(&field, &mut out);
+        Regridder::new(&source, &target).unwrap().apply(&field, &mut out);
         for (i, &la) in target.latitudes.iter().enumerate() {
             for (j, &lo) in target.longitudes.iter().enumerate() {
                 assert!(
@@ -156,7 +227,7 @@ mod tests {
         let target = regular_grid(1.0, Some([58.0, -12.0, 50.0, -2.0])).unwrap();
         let field = vec![1.0f32; source.len()];
         let mut out = Vec::new();
-        Regridder::new(&source, &target).apply(&field, &mut out);
+        Regridder::new(&source, &target).unwrap().apply(&field, &mut out);
         let nx = target.longitudes.len();
         // -12°, -11° lie west of the source domain; -10° .. -2° inside.
         let row: Vec<f32> = out[..nx].to_vec();

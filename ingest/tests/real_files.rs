@@ -152,14 +152,37 @@ fn grib2_regular_gaussian_latitudes() {
 }
 
 #[test]
-fn reduced_gaussian_is_interpolated_to_the_regular_grid() {
+fn reduced_gaussian_is_kept_as_its_points_and_interpolates_to_the_regular_grid() {
     let reduced = read("grib/reduced_gg.grib");
     let regular = read("grib/regular_gg_pl.grib");
-    assert_eq!(reduced.grid.kind, GridKind::RegularGaussian { n: 48 });
-    assert!(reduced.grid.same_points(&regular.grid, 1e-3));
+    let GridKind::ReducedGaussian { n, points_per_row } = &reduced.grid.kind else {
+        panic!("{:?}", reduced.grid.kind)
+    };
+    assert_eq!(*n, 48);
+    let total: usize = points_per_row.iter().sum();
+    assert_eq!(reduced.grid.shape(), (1, total));
+    assert!(total < 96 * 192, "fewer points than the regular grid");
     let v = &reduced.variables[0];
-    assert_eq!(v.data.len(), 96 * 192);
+    assert_eq!(v.data.len(), total);
     assert!(v.data.iter().all(|x| x.is_finite()));
+    // Rows north to south, each starting at 0°E, with the row's own spacing.
+    let (lat0, lon0) = reduced.grid.point(0);
+    let (_, lon1) = reduced.grid.point(1);
+    assert!((lat0 - regular.grid.latitudes[0]).abs() < 1e-3 && lon0 == 0.0);
+    assert!((lon1 - 360.0 / points_per_row[0] as f64).abs() < 1e-6);
+
+    // Onto the regular Gaussian grid of the same N: each point lies between its row's points.
+    let regridder = vejr_ingest::regrid::Regridder::new(&reduced.grid, &regular.grid).unwrap();
+    let mut out = Vec::new();
+    regridder.apply(&v.data, &mut out);
+    assert_eq!(out.len(), 96 * 192);
+    assert!(out.iter().all(|x| x.is_finite()));
+    // On a row of the full 192 points the values are the reduced grid's own.
+    let start: usize = points_per_row[..48].iter().sum();
+    assert_eq!(points_per_row[48], 192);
+    for j in [0, 17, 100, 191] {
+        assert!((out[48 * 192 + j] - v.data[start + j]).abs() < 1e-3 * v.data[start + j].abs().max(1.0));
+    }
 }
 
 #[test]
@@ -244,10 +267,7 @@ fn truncated_grib_is_an_error_not_fewer_fields() {
 
 #[test]
 fn unsupported_grids_are_named() {
-    for (sample, kind) in [
-        ("lambert_bf_grib2.tmpl", "lambert"),
-        ("polar_stereographic_sfc_grib2.tmpl", "polar_stereographic"),
-    ] {
+    for (sample, kind) in [("lambert_bf_grib2.tmpl", "lambert_bf"), ("sh_sfc_grib2.tmpl", "sh")] {
         let path = std::path::Path::new("/usr/share/eccodes/samples").join(sample);
         let text = read_fields(&path, &SourceHints::default()).unwrap_err().to_string();
         assert!(
@@ -255,6 +275,10 @@ fn unsupported_grids_are_named() {
             "{text}"
         );
     }
+    // ecCodes' polar stereographic sample has no grid spacing: every point would be the same.
+    let path = std::path::Path::new("/usr/share/eccodes/samples/polar_stereographic_sfc_grib2.tmpl");
+    let text = read_fields(path, &SourceHints::default()).unwrap_err().to_string();
+    assert!(text.contains("message 1") && text.contains("Dx = 0 m"), "{text}");
 }
 
 #[test]

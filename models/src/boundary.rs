@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::GridPoints;
 use crate::graph::icosahedral_mesh::lat_lon_to_xyz;
 use crate::graph::spatial_index::SpatialIndex;
 
@@ -30,11 +31,12 @@ impl std::fmt::Display for BoundaryWidth {
     }
 }
 
-/// Per point of the row-major `latitudes × longitudes` grid, whether it is in the band. The
-/// edge is the grid's own (a regional box) and any point outside the domain (`inside` false:
-/// missing in the data), so a domain of irregular outline gets a band along its real edge.
-pub fn boundary_band(latitudes: &[f64], longitudes: &[f64], inside: &[bool], width: BoundaryWidth) -> Vec<bool> {
-    let (ny, nx) = (latitudes.len(), longitudes.len());
+/// Per point of the grid (row-major), whether it is in the band. The edge is the grid's own (a
+/// regional box, or a projected domain's rows and columns) and any point outside the domain
+/// (`inside` false: missing in the data), so a domain of irregular outline gets a band along
+/// its real edge.
+pub fn boundary_band(grid: &GridPoints, inside: &[bool], width: BoundaryWidth) -> Vec<bool> {
+    let [ny, nx] = grid.shape();
     assert_eq!(inside.len(), ny * nx, "one inside flag per grid point");
     // Chebyshev steps from the outside: 1 on the outermost interior ring.
     let mut steps = vec![usize::MAX; ny * nx];
@@ -79,7 +81,10 @@ pub fn boundary_band(latitudes: &[f64], longitudes: &[f64], inside: &[bool], wid
     match width {
         BoundaryWidth::Points(n) => steps.iter().map(|&s| s <= n).collect(),
         BoundaryWidth::Kilometres(km) => {
-            let xyz = |p: usize| lat_lon_to_xyz(latitudes[p / nx], longitudes[p % nx]);
+            let xyz = |p: usize| {
+                let (lat, lon) = grid.lat_lon(p);
+                lat_lon_to_xyz(lat, lon)
+            };
             let edge: Vec<_> = (0..ny * nx).filter(|&p| steps[p] == 1).map(xyz).collect();
             // Chord length of the great-circle distance.
             let radius = 2.0 * (km / EARTH_RADIUS_KM / 2.0).sin();
@@ -118,7 +123,11 @@ mod tests {
     #[test]
     fn a_box_gets_a_frame_of_the_given_width() {
         let (lat, lon) = (axis(60.0, -1.0, 6), axis(10.0, 1.0, 7));
-        let band = boundary_band(&lat, &lon, &[true; 42], BoundaryWidth::Points(2));
+        let band = boundary_band(
+            &GridPoints::axes(lat.clone(), lon.clone()),
+            &[true; 42],
+            BoundaryWidth::Points(2),
+        );
         assert_eq!(
             draw(&band, 7),
             ["#######", "#######", "##...##", "##...##", "#######", "#######"]
@@ -133,7 +142,11 @@ mod tests {
         for p in [5, 6, 12, 13] {
             inside[p] = false;
         }
-        let band = boundary_band(&lat, &lon, &inside, BoundaryWidth::Points(1));
+        let band = boundary_band(
+            &GridPoints::axes(lat.clone(), lon.clone()),
+            &inside,
+            BoundaryWidth::Points(1),
+        );
         assert_eq!(
             draw(&band, 7),
             [
@@ -147,7 +160,11 @@ mod tests {
     fn kilometres_measure_from_the_edge_on_the_sphere() {
         // 0.5° at 55°N: about 56 km between rows, 32 km between columns.
         let (lat, lon) = (axis(58.0, -0.5, 17), axis(350.0, 0.5, 25));
-        let band = boundary_band(&lat, &lon, &[true; 17 * 25], BoundaryWidth::Kilometres(100.0));
+        let band = boundary_band(
+            &GridPoints::axes(lat.clone(), lon.clone()),
+            &[true; 17 * 25],
+            BoundaryWidth::Kilometres(100.0),
+        );
         let rows = draw(&band, 25);
         // North edge: rows 0, 1 (56 km) and 2 (111 km > 100) → two rows; the middle row
         // (58 − 4° = 54°N, 0.5° of longitude = 33 km): columns 0..=3 (99 km) of the west edge.

@@ -40,8 +40,13 @@ pub struct CheckpointMetadata {
     /// Units, standard names and levels of the columns, as the store describes them.
     pub column_details: serde_json::Value,
     pub static_fields: Vec<String>,
+    /// The grid's latitude and longitude axes or, when `grid` is set, every point's coordinates.
     pub latitudes: Vec<f64>,
     pub longitudes: Vec<f64>,
+    /// The definition of a grid that is not latitudes × longitudes (projection, shape), as the
+    /// store records it, so forecasts are written on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<serde_json::Value>,
     pub time_step_seconds: i64,
     pub normalization: Normalization,
     /// Training data range, store, steps taken, …

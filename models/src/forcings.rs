@@ -30,13 +30,12 @@ pub fn forcings(grid: &GridPoints, time: DateTime<Utc>) -> Vec<f32> {
     let year_fraction = (time.ordinal0() as f64 + day_fraction) / year_days;
     let (sy, cy) = (2.0 * std::f64::consts::PI * year_fraction).sin_cos();
     let mut out = Vec::with_capacity(grid.len() * FORCING_CHANNELS);
-    for &lat in &grid.latitudes {
-        for &lon in &grid.longitudes {
-            let local = (day_fraction + lon / 360.0).rem_euclid(1.0);
-            let (sd, cd) = (2.0 * std::f64::consts::PI * local).sin_cos();
-            let toa = toa_incident_hourly_mean(lat, lon, time) / SOLAR_CONSTANT;
-            out.extend([toa as f32, sd as f32, cd as f32, sy as f32, cy as f32]);
-        }
+    for p in 0..grid.len() {
+        let (lat, lon) = grid.lat_lon(p);
+        let local = (day_fraction + lon / 360.0).rem_euclid(1.0);
+        let (sd, cd) = (2.0 * std::f64::consts::PI * local).sin_cos();
+        let toa = toa_incident_hourly_mean(lat, lon, time) / SOLAR_CONSTANT;
+        out.extend([toa as f32, sd as f32, cd as f32, sy as f32, cy as f32]);
     }
     out
 }
@@ -50,6 +49,7 @@ mod tests {
         let grid = GridPoints {
             latitudes: vec![50.0, 0.0],
             longitudes: vec![0.0, 90.0, 180.0],
+            points: None,
         };
         let now = DateTime::parse_from_rfc3339("2019-03-20T06:00:00Z").unwrap().to_utc();
         let dt = chrono::TimeDelta::hours(6);

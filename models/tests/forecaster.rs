@@ -27,6 +27,7 @@ fn metadata(grid: &GridPoints, config: &ForecasterConfig) -> CheckpointMetadata 
         static_fields: vec![],
         latitudes: grid.latitudes.clone(),
         longitudes: grid.longitudes.clone(),
+        grid: None,
         time_step_seconds: 21_600,
         normalization: Normalization {
             mean: vec![0.0; c],
@@ -303,6 +304,7 @@ fn tiny_forecaster_overfits_a_real_sample() {
     let grid = GridPoints {
         latitudes: fields.grid.latitudes.clone(),
         longitudes: fields.grid.longitudes.clone(),
+        points: None,
     };
     let v = &fields.variables[0];
     let g = grid.len();
@@ -369,6 +371,7 @@ fn checkpoint_from_before_the_concat_trick_gives_the_same_forward() {
     let grid = GridPoints {
         latitudes: meta.latitudes.clone(),
         longitudes: meta.longitudes.clone(),
+        points: None,
     };
     assert_eq!(grid, coarse_global(15.0));
     let graph = WeatherGraph::build(&grid, meta.model.mesh_level).unwrap();

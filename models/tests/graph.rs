@@ -9,6 +9,7 @@ fn regular_global(resolution: f64) -> GridPoints {
     GridPoints {
         latitudes: (0..rows).map(|i| 90.0 - i as f64 * resolution).collect(),
         longitudes: (0..columns).map(|j| j as f64 * resolution).collect(),
+        points: None,
     }
 }
 
@@ -78,6 +79,7 @@ fn regional_uk_graph_keeps_mesh_near_the_domain() {
     let grid = GridPoints {
         latitudes: g.latitudes.clone(),
         longitudes: g.longitudes.clone(),
+        points: None,
     };
     for level in [2, 4, 6] {
         let graph = WeatherGraph::build(&grid, level).unwrap();

@@ -150,6 +150,7 @@ fn check_cuda(path: &std::path::Path) -> i32 {
     let grid = vejr_models::graph::GridPoints {
         latitudes: meta.latitudes.clone(),
         longitudes: meta.longitudes.clone(),
+        points: None,
     };
     let graph = WeatherGraph::build(&grid, meta.model.mesh_level).expect("graph");
     let values = inputs(grid.len(), meta.model.grid_inputs() - 3);

@@ -59,7 +59,7 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         .map_err(CommandError::bad_input)?;
     let mut truth = Analyses::open(&expand("--truth", a.truth)?).map_err(CommandError::bad_input)?;
     if let Some(note) = truth
-        .interpolate_onto(&forecasts[0].latitudes, &forecasts[0].longitudes)
+        .interpolate_onto(&forecasts[0].grid)
         .map_err(CommandError::bad_input)?
     {
         eprintln!("evaluate: truth: {note}");
@@ -71,7 +71,7 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
     } else {
         let mut c = Analyses::open(&expand("--climatology", a.climatology)?).map_err(CommandError::bad_input)?;
         if let Some(note) = c
-            .interpolate_onto(&truth.latitudes, &truth.longitudes)
+            .interpolate_onto(&truth.target.clone())
             .map_err(CommandError::bad_input)?
         {
             eprintln!("evaluate: climatology: {note}");
@@ -215,9 +215,14 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
                 String::new()
             }
         );
+        let (map_latitudes, map_longitudes) = match &first.grid.points {
+            Some(p) => (p.latitudes.clone(), p.longitudes.clone()),
+            None => (first.grid.latitudes.clone(), first.grid.longitudes.clone()),
+        };
         let case = MapCase {
-            latitudes: &first.latitudes,
-            longitudes: &first.longitudes,
+            latitudes: &map_latitudes,
+            longitudes: &map_longitudes,
+            per_point: !first.grid.is_product(),
             forecast: &forecast,
             truth: &observed,
             units: DisplayUnits::of(truth_units),

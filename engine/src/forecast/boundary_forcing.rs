@@ -31,7 +31,7 @@ pub fn band_of(meta: &CheckpointMetadata) -> Result<Option<Band>, String> {
         .map_err(|e| bad(&e.to_string()))?;
     let indices: Vec<usize> = serde_json::from_value(b.get("points").cloned().ok_or_else(|| bad("has no points"))?)
         .map_err(|e| bad(&e.to_string()))?;
-    let mut points = vec![false; meta.latitudes.len() * meta.longitudes.len()];
+    let mut points = vec![false; crate::model_grid::checkpoint_grid(meta)?.len()];
     for p in indices {
         *points.get_mut(p).ok_or_else(|| bad("names a point beyond the grid"))? = true;
     }
@@ -61,7 +61,7 @@ impl BoundaryForcing {
     ) -> Result<Self, String> {
         let mut host = Analyses::open(paths).map_err(|m| format!("--boundary: {m}"))?;
         if let Some(note) = host
-            .interpolate_onto(&meta.latitudes, &meta.longitudes)
+            .interpolate_onto(&crate::model_grid::checkpoint_grid(meta)?)
             .map_err(|m| format!("--boundary: {m}"))?
         {
             eprintln!("forecast: boundary: {note}");

@@ -98,11 +98,18 @@ impl GribWriter {
         grid: OutputGrid,
         reference_time: DateTime<Utc>,
     ) -> Result<Self, String> {
-        let layout = regular_layout(&grid)?;
+        let layout = match grid.native {
+            Some(_) => None,
+            None => Some(regular_layout(&grid)?),
+        };
+        let sample_name = match grid.native {
+            Some(native) => super::grib_native_grid::sample(native)?,
+            None => "regular_ll_sfc_grib2.tmpl".into(),
+        };
         let _guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
         // A short name ecCodes does not know is refused below in vejr's words, not ecCodes'.
         vejr_ingest::eccodes_log::capture();
-        let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
+        let sample = samples_path().join(&sample_name);
         let at_sample = |e: String| format!("{}: {e}", sample.display());
         let mut handle =
             CodesHandle::new_from_file(&sample, ProductKind::GRIB).map_err(|e| at_sample(e.to_string()))?;
@@ -115,16 +122,22 @@ impl GribWriter {
         drop(handle);
         let t = &mut template;
         set(t, "centre", ORIGINATING_CENTRE)?;
-        set(t, "Ni", grid.longitudes.len() as i64)?;
-        set(t, "Nj", grid.latitudes.len() as i64)?;
-        set(t, "iScansNegatively", 0i64)?;
-        set(t, "jScansPositively", 0i64)?;
-        set(t, "latitudeOfFirstGridPointInDegrees", layout.first.0)?;
-        set(t, "longitudeOfFirstGridPointInDegrees", layout.first.1)?;
-        set(t, "latitudeOfLastGridPointInDegrees", layout.last.0)?;
-        set(t, "longitudeOfLastGridPointInDegrees", layout.last.1)?;
-        set(t, "iDirectionIncrementInDegrees", layout.increments.1)?;
-        set(t, "jDirectionIncrementInDegrees", layout.increments.0)?;
+        match (&layout, grid.native) {
+            (Some(layout), _) => {
+                set(t, "Ni", grid.longitudes.len() as i64)?;
+                set(t, "Nj", grid.latitudes.len() as i64)?;
+                set(t, "iScansNegatively", 0i64)?;
+                set(t, "jScansPositively", 0i64)?;
+                set(t, "latitudeOfFirstGridPointInDegrees", layout.first.0)?;
+                set(t, "longitudeOfFirstGridPointInDegrees", layout.first.1)?;
+                set(t, "latitudeOfLastGridPointInDegrees", layout.last.0)?;
+                set(t, "longitudeOfLastGridPointInDegrees", layout.last.1)?;
+                set(t, "iDirectionIncrementInDegrees", layout.increments.1)?;
+                set(t, "jDirectionIncrementInDegrees", layout.increments.0)?;
+            }
+            (None, Some(native)) => super::grib_native_grid::set_grid(t, native)?,
+            (None, None) => unreachable!("a layout or a native grid"),
+        }
         let r = reference_time;
         set(
             t,
@@ -190,9 +203,13 @@ impl GribWriter {
             partial,
             path: path.to_owned(),
             reference_time,
-            scan: (0..grid.latitudes.len())
-                .flat_map(|r| layout.columns.iter().map(move |&c| r * grid.longitudes.len() + c))
-                .collect(),
+            scan: match &layout {
+                Some(layout) => (0..grid.latitudes.len())
+                    .flat_map(|r| layout.columns.iter().map(move |&c| r * grid.longitudes.len() + c))
+                    .collect(),
+                // A native grid is written in the order it was read.
+                None => (0..grid.shape().0 * grid.shape().1).collect(),
+            },
             open: true,
         })
     }
@@ -272,6 +289,7 @@ mod tests {
         let g = regular_layout(&OutputGrid {
             latitudes: &lat,
             longitudes: &global,
+            native: None,
         })
         .unwrap();
         assert_eq!((g.first, g.last, g.increments), ((10.0, 0.0), (0.0, 355.0), (5.0, 5.0)));
@@ -281,6 +299,7 @@ mod tests {
         let r = regular_layout(&OutputGrid {
             latitudes: &lat,
             longitudes: &across_greenwich,
+            native: None,
         })
         .unwrap();
         assert_eq!((r.first.1, r.last.1), (358.0, 2.0));
@@ -290,7 +309,8 @@ mod tests {
         assert!(
             regular_layout(&OutputGrid {
                 latitudes: &gaussian_like,
-                longitudes: &global
+                longitudes: &global,
+                native: None,
             })
             .is_err()
         );
@@ -298,7 +318,8 @@ mod tests {
         assert!(
             regular_layout(&OutputGrid {
                 latitudes: &lat,
-                longitudes: &two_gaps
+                longitudes: &two_gaps,
+                native: None,
             })
             .is_err()
         );
@@ -312,6 +333,7 @@ mod tests {
         let grid = || OutputGrid {
             latitudes: &lat,
             longitudes: &lon,
+            native: None,
         };
         let when = chrono::DateTime::parse_from_rfc3339("1996-01-16T00:00:00Z")
             .unwrap()
@@ -347,6 +369,7 @@ mod tests {
         let grid = || OutputGrid {
             latitudes: &lat,
             longitudes: &lon,
+            native: None,
         };
         let reference = chrono::DateTime::parse_from_rfc3339("1996-01-16T00:00:00Z")
             .unwrap()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use vejr_ingest::SourceHints;
-use vejr_ingest::grid::{Grid, GridKind};
+use vejr_ingest::grid::Grid;
 use vejr_ingest::parameter_identity::{ParameterKey, find_parameter};
 use vejr_ingest::regrid::Regridder;
 use vejr_ingest::store::Column;
@@ -24,22 +24,14 @@ pub struct InitialCondition {
     pub sources: Vec<String>,
 }
 
-fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
-}
-
-fn grid_problem(meta: &CheckpointMetadata, lat: &[f64], lon: &[f64], what: &str) -> Option<String> {
-    (!(same(lat, &meta.latitudes) && same(lon, &meta.longitudes))).then(|| {
+fn grid_problem(checkpoint: &Grid, grid: &Grid, what: &str) -> Option<String> {
+    (!grid.same_points(checkpoint, 1e-6)).then(|| {
+        let (north, south) = checkpoint.latitude_bounds();
+        let (west, east) = checkpoint.longitude_bounds();
         format!(
-            "{what} is on a {}×{} grid, the checkpoint on {}×{} ({:.2}..{:.2}°N, {:.2}..{:.2}°E)",
-            lat.len(),
-            lon.len(),
-            meta.latitudes.len(),
-            meta.longitudes.len(),
-            meta.latitudes.last().copied().unwrap_or(0.0),
-            meta.latitudes.first().copied().unwrap_or(0.0),
-            meta.longitudes.first().copied().unwrap_or(0.0),
-            meta.longitudes.last().copied().unwrap_or(0.0),
+            "{what} is on a {} grid, the checkpoint on a {} grid ({south:.2}..{north:.2}°N, {west:.2}..{east:.2}°E)",
+            grid.describe(),
+            checkpoint.describe(),
         )
     })
 }
@@ -99,12 +91,8 @@ pub fn from_store(path: &Path, date: DateTime<Utc>, meta: &CheckpointMetadata) -
     };
     let columns: Vec<Option<usize>> = meta.columns.iter().map(&mut index).collect();
     let statics: Vec<Option<usize>> = meta.static_fields.iter().map(&mut index).collect();
-    problems.extend(grid_problem(
-        meta,
-        &store.grid.latitudes,
-        &store.grid.longitudes,
-        "the store",
-    ));
+    let checkpoint_grid = crate::model_grid::checkpoint_grid(meta)?;
+    problems.extend(grid_problem(&checkpoint_grid, &store.grid, "the store"));
     if store.time_step.num_seconds() != meta.time_step_seconds {
         problems.push(format!(
             "the store's time step is {} s, the checkpoint's {} s",
@@ -227,27 +215,28 @@ pub fn from_files(paths: &[PathBuf], meta: &CheckpointMetadata) -> Result<Initia
     // A file on another grid (ERA5 at 0.25° for a model at 0.5°) is interpolated onto the
     // checkpoint's, bilinearly as ingest builds stores; points it does not cover stay missing
     // and are refused below.
-    let target = Grid {
-        kind: GridKind::RegularLatLon,
-        latitudes: meta.latitudes.clone(),
-        longitudes: meta.longitudes.clone(),
-    };
-    let regridders: Vec<Option<Regridder>> = sources
-        .iter()
-        .map(|s| {
-            let h = s.header();
-            grid_problem(meta, &h.grid.latitudes, &h.grid.longitudes, "").map(|_| {
-                notes.insert(format!(
-                    "interpolating {} ({}) onto the checkpoint's {}×{} grid",
-                    h.path.display(),
-                    h.grid.describe(),
-                    target.latitudes.len(),
-                    target.longitudes.len()
-                ));
-                Regridder::new(&h.grid, &target)
-            })
-        })
-        .collect();
+    let target = crate::model_grid::checkpoint_grid(meta)?;
+    let mut regridders: Vec<Option<Regridder>> = Vec::new();
+    for s in &sources {
+        let h = s.header();
+        if grid_problem(&target, &h.grid, "").is_none() {
+            regridders.push(None);
+            continue;
+        }
+        notes.insert(format!(
+            "interpolating {} ({}) onto the checkpoint's {} grid",
+            h.path.display(),
+            h.grid.describe(),
+            target.describe()
+        ));
+        match Regridder::new(&h.grid, &target) {
+            Ok(r) => regridders.push(Some(r)),
+            Err(e) => {
+                problems.push(format!("{}: {e}", h.path.display()));
+                regridders.push(None);
+            }
+        }
+    }
     for (s, r) in sources.iter().zip(&regridders) {
         let Some(r) = r else { continue };
         let h = s.header();

@@ -2,9 +2,11 @@
 //! written as soon as it is computed.
 
 pub mod boundary_forcing;
+pub mod grib_native_grid;
 pub mod grib_output;
 pub mod initial_condition;
 pub mod longitude_order;
+pub mod native_grid;
 pub mod netcdf_output;
 
 use std::cell::RefCell;
@@ -18,7 +20,7 @@ use vejr_ingest::store::Column;
 use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
 use vejr_models::forcings::FORCING_CHANNELS;
 use vejr_models::gnn::GraphBackend;
-use vejr_models::graph::{GridPoints, WeatherGraph};
+use vejr_models::graph::WeatherGraph;
 use vejr_models::{Forecaster, GraphTensors};
 
 use crate::{CommandError, CommandResult};
@@ -181,10 +183,8 @@ pub fn run<B: GraphBackend>(
     };
     let (model, _): (Forecaster<B>, _) =
         checkpoint::load(checkpoint_path, &expected, device).map_err(|e| CommandError::bad_input(e.to_string()))?;
-    let grid = GridPoints {
-        latitudes: meta.latitudes.clone(),
-        longitudes: meta.longitudes.clone(),
-    };
+    let checkpoint_grid = crate::model_grid::checkpoint_grid(meta).map_err(CommandError::bad_input)?;
+    let grid = crate::model_grid::model_grid(&checkpoint_grid);
     let graph = WeatherGraph::build(&grid, meta.model.mesh_level).map_err(|e| CommandError::failure(e.to_string()))?;
     let tensors = GraphTensors::<B>::new(&graph, device);
     let points = grid.len();
@@ -234,10 +234,7 @@ pub fn run<B: GraphBackend>(
     let all_columns = columns_of(meta);
     let channels = select_channels(&all_columns, output.variables).map_err(CommandError::bad_input)?;
     let columns: Vec<Column> = channels.iter().map(|&c| all_columns[c].clone()).collect();
-    let output_grid = OutputGrid {
-        latitudes: &meta.latitudes,
-        longitudes: &meta.longitudes,
-    };
+    let output_grid = OutputGrid::of(&checkpoint_grid);
     // A variable GRIB cannot name or a grid it cannot describe is the user's input, found before
     // any compute.
     let mut writer: Box<dyn ForecastOutput> = match format {

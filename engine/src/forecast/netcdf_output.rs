@@ -32,6 +32,35 @@ pub const BOUNDARY_BAND: &str = "boundary_band";
 pub struct OutputGrid<'a> {
     pub latitudes: &'a [f64],
     pub longitudes: &'a [f64],
+    /// A grid that is not latitudes × longitudes (then `latitudes` and `longitudes` are every
+    /// point's): written on its own dimensions, with its grid mapping.
+    pub native: Option<&'a vejr_ingest::Grid>,
+}
+
+impl<'a> OutputGrid<'a> {
+    /// The output grid of a checkpoint's grid.
+    pub fn of(grid: &'a vejr_ingest::Grid) -> Self {
+        match &grid.points {
+            Some(points) => Self {
+                latitudes: &points.latitudes,
+                longitudes: &points.longitudes,
+                native: Some(grid),
+            },
+            None => Self {
+                latitudes: &grid.latitudes,
+                longitudes: &grid.longitudes,
+                native: None,
+            },
+        }
+    }
+
+    /// (rows, columns) of the data.
+    pub fn shape(&self) -> (usize, usize) {
+        match self.native {
+            Some(g) => g.shape(),
+            None => (self.latitudes.len(), self.longitudes.len()),
+        }
+    }
 }
 
 /// CF names begin with a letter (CF 2.3). ERA5's digit-first short names get the names the
@@ -92,7 +121,7 @@ impl ForecastWriter {
         let _ = std::fs::remove_file(&partial);
         let mut file = netcdf::create_with(&partial, netcdf::Options::NETCDF4).map_err(|e| nc(&partial, e))?;
         let e = |err: netcdf::Error| nc(&partial, err);
-        let (ny, nx) = (grid.latitudes.len(), grid.longitudes.len());
+        let (ny, nx) = grid.shape();
 
         let mut levels: Vec<f64> = columns
             .iter()
@@ -106,8 +135,14 @@ impl ForecastWriter {
         if !levels.is_empty() {
             file.add_dimension("pressure_level", levels.len()).map_err(e)?;
         }
-        file.add_dimension("latitude", ny).map_err(e)?;
-        file.add_dimension("longitude", nx).map_err(e)?;
+        let horizontal: Vec<&str> = match grid.native {
+            Some(native) => super::native_grid::write_coordinates(&mut file, native).map_err(e)?,
+            None => {
+                file.add_dimension("latitude", ny).map_err(e)?;
+                file.add_dimension("longitude", nx).map_err(e)?;
+                vec!["latitude", "longitude"]
+            }
+        };
 
         let since = format!("hours since {}", reference_time.format("%Y-%m-%d %H:%M:%S"));
         {
@@ -148,15 +183,21 @@ impl ForecastWriter {
             v.put_attribute("axis", "Z").map_err(e)?;
             v.put_values(&levels, ..).map_err(e)?;
         }
-        // Longitudes that are not evenly spaced are written as the model has them.
+        // Longitudes that are not evenly spaced are written as the model has them; a native
+        // grid keeps its own order.
         let (file_columns, longitudes) = match super::longitude_order::west_to_east(grid.longitudes) {
-            Some(order) => (order.columns, order.longitudes),
-            None => ((0..nx).collect(), grid.longitudes.to_vec()),
+            Some(order) if grid.native.is_none() => (order.columns, order.longitudes),
+            _ => ((0..nx).collect(), grid.longitudes.to_vec()),
         };
-        for (name, values, units, standard, axis) in [
-            ("latitude", grid.latitudes, "degrees_north", "latitude", "Y"),
-            ("longitude", longitudes.as_slice(), "degrees_east", "longitude", "X"),
-        ] {
+        let axes: &[(&str, &[f64], &str, &str, &str)] = if grid.native.is_some() {
+            &[]
+        } else {
+            &[
+                ("latitude", grid.latitudes, "degrees_north", "latitude", "Y"),
+                ("longitude", longitudes.as_slice(), "degrees_east", "longitude", "X"),
+            ]
+        };
+        for &(name, values, units, standard, axis) in axes {
             let mut v = file.add_variable::<f64>(name, &[name]).map_err(e)?;
             v.put_attribute("standard_name", standard).map_err(e)?;
             v.put_attribute("long_name", standard).map_err(e)?;
@@ -204,17 +245,15 @@ impl ForecastWriter {
                 Some(i) => i,
                 None => {
                     let width = if levelled { levels.len() } else { 1 };
-                    let dims: Vec<&str> = if levelled {
-                        vec!["time", "pressure_level", "latitude", "longitude"]
+                    let mut dims: Vec<&str> = if levelled {
+                        vec!["time", "pressure_level"]
                     } else {
-                        vec!["time", "latitude", "longitude"]
+                        vec!["time"]
                     };
+                    dims.extend(&horizontal);
                     let mut v = file.add_variable::<f32>(&name, &dims).map_err(e)?;
-                    let chunk: Vec<usize> = if levelled {
-                        vec![1, width, ny, nx]
-                    } else {
-                        vec![1, ny, nx]
-                    };
+                    let mut chunk: Vec<usize> = if levelled { vec![1, width] } else { vec![1] };
+                    chunk.extend(if horizontal.len() == 2 { vec![ny, nx] } else { vec![nx] });
                     v.set_chunking(&chunk).map_err(e)?;
                     v.set_compression(4, true).map_err(e)?;
                     v.set_fill_value(f32::NAN).map_err(e)?;
@@ -228,10 +267,17 @@ impl ForecastWriter {
                     .map_err(e)?;
                     v.put_attribute("units", c.units.clone().unwrap_or_else(|| "1".into()).as_str())
                         .map_err(e)?;
-                    let coordinates = match height {
+                    let mut coordinates = match height {
                         Some(h) => format!("forecast_reference_time forecast_period {}", height_name(h)),
                         None => "forecast_reference_time forecast_period".to_owned(),
                     };
+                    if let Some(native) = grid.native {
+                        coordinates.push_str(" latitude longitude");
+                        if super::native_grid::has_grid_mapping(native) {
+                            v.put_attribute("grid_mapping", super::native_grid::GRID_MAPPING)
+                                .map_err(e)?;
+                        }
+                    }
                     v.put_attribute("coordinates", coordinates.as_str()).map_err(e)?;
                     v.put_attribute("vejr_store_name", store_name.as_str()).map_err(e)?;
                     // As cfgrib and the CDS write it: readers match the parameter, not the name.
@@ -261,9 +307,7 @@ impl ForecastWriter {
         // A limited-area model's boundary band: its values came from the host, not the model,
         // and `vejr evaluate` leaves it out of the scores.
         if let Some(band) = boundary_band {
-            let mut v = file
-                .add_variable::<i8>(BOUNDARY_BAND, &["latitude", "longitude"])
-                .map_err(e)?;
+            let mut v = file.add_variable::<i8>(BOUNDARY_BAND, &horizontal).map_err(e)?;
             v.put_attribute(
                 "long_name",
                 "boundary band of the limited-area model: state from the host, not the model",
@@ -320,11 +364,9 @@ impl super::ForecastOutput for ForecastWriter {
                 }
             }
             let mut v = file.variable_mut(name).ok_or("variable vanished")?;
-            if levels.len() > 1 || v.dimensions().len() == 4 {
-                v.put_values(&values, (k..k + 1, .., .., ..)).map_err(e)?;
-            } else {
-                v.put_values(&values, (k..k + 1, .., ..)).map_err(e)?;
-            }
+            let mut extents: Vec<netcdf::Extent> = vec![(k..k + 1).into()];
+            extents.extend((1..v.dimensions().len()).map(|_| netcdf::Extent::from(..)));
+            v.put_values(&values, extents).map_err(e)?;
         }
         self.written += 1;
         Ok(())

@@ -315,15 +315,15 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
     let boundary_width = config.data.boundary_width()?;
     let boundary = match boundary_width {
         None => Vec::new(),
-        Some(_) if vejr_models::boundary::is_global(&store.grid.longitudes) => {
+        Some(_) if store.grid.is_global_in_longitude() => {
             return Err(format!(
                 "a boundary band needs a limited-area domain, and store {} is global in longitude",
                 store.path.display()
             ));
         }
         Some(width) => {
-            let band =
-                vejr_models::boundary::boundary_band(&store.grid.latitudes, &store.grid.longitudes, &store.mask, width);
+            let grid = crate::model_grid::model_grid(&store.grid);
+            let band = vejr_models::boundary::boundary_band(&grid, &store.mask, width);
             let (inside, banded) = (
                 store.mask.iter().filter(|&&m| m).count(),
                 band.iter().filter(|&&b| b).count(),

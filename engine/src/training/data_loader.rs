@@ -107,10 +107,7 @@ pub struct SampleReader {
 }
 
 pub fn grid_points(store: &Store) -> GridPoints {
-    GridPoints {
-        latitudes: store.grid.latitudes.clone(),
-        longitudes: store.grid.longitudes.clone(),
-    }
+    crate::model_grid::model_grid(&store.grid)
 }
 
 impl SampleReader {

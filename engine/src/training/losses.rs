@@ -23,13 +23,8 @@ pub struct LossWeights {
 }
 
 impl LossWeights {
-    pub fn new(
-        latitudes: &[f64],
-        longitudes: usize,
-        columns: &[&Column],
-        variable_weights: &BTreeMap<String, f64>,
-    ) -> Self {
-        let area = area_weights(latitudes, longitudes);
+    /// `area`: per grid point, as [`grid_area_weights`] gives it.
+    pub fn new(area: Vec<f32>, columns: &[&Column], variable_weights: &BTreeMap<String, f64>) -> Self {
         let pressures: Vec<f64> = columns
             .iter()
             .filter(|c| c.level_type == "pressure_level")
@@ -74,6 +69,16 @@ impl LossWeights {
         }
         self.boundary = band;
         self
+    }
+}
+
+/// Each point's share of the Earth's surface, scaled to mean one: a latitude × longitude grid's
+/// cells by latitude band; a grid given point by point (a projection at fixed spacing, a reduced
+/// Gaussian grid, designed for near-equal cells) weighs its points equally.
+pub fn grid_area_weights(grid: &vejr_models::graph::GridPoints) -> Vec<f32> {
+    match grid.points {
+        Some(_) => vec![1.0; grid.len()],
+        None => area_weights(&grid.latitudes, grid.longitudes.len()),
     }
 }
 
@@ -303,7 +308,7 @@ mod tests {
         let refs: Vec<&Column> = cols.iter().collect();
         let mut user = BTreeMap::new();
         user.insert("2t".to_string(), 2.0);
-        let w = LossWeights::new(&[0.0], 1, &refs, &user);
+        let w = LossWeights::new(area_weights(&[0.0], 1), &refs, &user);
         assert!((w.channel.iter().sum::<f32>() - 3.0).abs() < 1e-5);
         assert!((w.channel[0] / w.channel[1] - 850.0 / 250.0).abs() < 1e-5);
         // 2t: level weight 1, user weight 2; t_850: 850/550.
@@ -387,6 +392,7 @@ mod tests {
         let grid = GridPoints {
             latitudes: (0..9).map(|i| 80.0 - 20.0 * i as f64).collect(),
             longitudes: (0..12).map(|i| 30.0 * i as f64).collect(),
+            points: None,
         };
         let points = grid.len();
         let graph = GraphTensors::<A>::new(&WeatherGraph::build(&grid, 1).unwrap(), &device);

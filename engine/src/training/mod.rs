@@ -132,6 +132,7 @@ pub fn train<B: GraphAutodiffBackend>(
 
     // The graph: rank 0 builds (or reuses) the cache, the others read it once it is there.
     let grid = data_loader::grid_points(&store);
+    let grid_record = crate::model_grid::checkpoint_record(&store.grid);
     let cache = run.join("graph.cache");
     let graph_result = if dist.is_root() {
         WeatherGraph::load_or_build(&cache, &grid, t_mesh(config))
@@ -147,13 +148,8 @@ pub fn train<B: GraphAutodiffBackend>(
 
     let norm = normalization(&store, &plan.columns);
     let selected: Vec<&vejr_ingest::store::Column> = plan.columns.iter().map(|&c| &store.columns[c]).collect();
-    let weights = LossWeights::new(
-        &store.grid.latitudes,
-        store.grid.longitudes.len(),
-        &selected,
-        &t.variable_weights,
-    )
-    .with_boundary(plan.boundary.clone());
+    let weights = LossWeights::new(losses::grid_area_weights(&grid), &selected, &t.variable_weights)
+        .with_boundary(plan.boundary.clone());
     if let Some(width) = plan.boundary_width
         && dist.is_root()
     {
@@ -184,8 +180,8 @@ pub fn train<B: GraphAutodiffBackend>(
         let (step, path) = existing.last().expect("checked above").clone();
         let expected = Expectation {
             columns: Some(&columns),
-            latitudes: Some(&store.grid.latitudes),
-            longitudes: Some(&store.grid.longitudes),
+            latitudes: Some(&grid_record.0),
+            longitudes: Some(&grid_record.1),
             time_step_seconds: Some(store.time_step.num_seconds()),
         };
         let (loaded, saved_meta) = checkpoint::load::<B>(&path, &expected, device).map_err(|e| bad(e.to_string()))?;
@@ -278,8 +274,9 @@ pub fn train<B: GraphAutodiffBackend>(
         columns: columns.clone(),
         column_details: serde_json::to_value(&selected).unwrap_or_default(),
         static_fields: config.data.static_fields.clone(),
-        latitudes: store.grid.latitudes.clone(),
-        longitudes: store.grid.longitudes.clone(),
+        latitudes: grid_record.0.clone(),
+        longitudes: grid_record.1.clone(),
+        grid: grid_record.2.clone(),
         time_step_seconds: store.time_step.num_seconds(),
         normalization: norm.clone(),
         training: serde_json::json!({

@@ -26,8 +26,7 @@ pub struct ForecastFile {
     pub path: PathBuf,
     pub reference_time: DateTime<Utc>,
     pub lead_hours: Vec<f64>,
-    pub latitudes: Vec<f64>,
-    pub longitudes: Vec<f64>,
+    pub grid: vejr_ingest::Grid,
     pub columns: Vec<ForecastColumn>,
     /// The checkpoint's training and validation periods, from vejr's NetCDF global attributes.
     pub training_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -105,8 +104,7 @@ impl ForecastFile {
             path: path.to_owned(),
             reference_time,
             lead_hours,
-            latitudes: h.grid.latitudes.clone(),
-            longitudes: h.grid.longitudes.clone(),
+            grid: h.grid.clone(),
             columns,
             training_period,
             validation_period,
@@ -132,7 +130,7 @@ impl ForecastFile {
     pub fn field(&self, c: usize, k: usize) -> Result<Vec<f32>, String> {
         let column = &self.columns[c];
         let slab = self.source.read(column.variable, k).map_err(|e| e.to_string())?;
-        let n = self.latitudes.len() * self.longitudes.len();
+        let n = self.grid.len();
         let offset = column.level * self.source.header().members.len() * n;
         Ok(slab[offset..offset + n].to_vec())
     }

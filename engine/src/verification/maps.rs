@@ -15,9 +15,13 @@ use super::display_units::DisplayUnits;
 pub const ISOBAR_INTERVAL_HPA: f64 = 4.0;
 
 pub struct MapCase<'a> {
+    /// The grid's latitude axis, or with `per_point` every point's latitude.
     pub latitudes: &'a [f64],
     /// In the store's order; a domain across the meridian (350..360, 0..2 °E) is drawn as −10..2 °E.
     pub longitudes: &'a [f64],
+    /// A grid given point by point (a projection, a reduced grid): each point drawn where it is,
+    /// without isobars (they need rows and columns of latitude and longitude).
+    pub per_point: bool,
     /// Both in the same (stored) units.
     pub forecast: &'a [f32],
     pub truth: &'a [f32],
@@ -111,24 +115,43 @@ fn draw(case: &MapCase, gshhg: &Path, path: &Path) -> Result<Option<String>, Str
     let e_max = finite_error.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(1e-12);
     let rmse = (finite_error.iter().map(|e| e * e).sum::<f64>() / finite_error.len().max(1) as f64).sqrt();
 
-    let (ny, nx) = (case.latitudes.len(), case.longitudes.len());
-    let crosses = case.longitudes.windows(2).any(|w| w[1] - w[0] > 180.0);
+    let (ny, nx) = if case.per_point {
+        (1, case.latitudes.len())
+    } else {
+        (case.latitudes.len(), case.longitudes.len())
+    };
+    let crosses = if case.per_point {
+        // Points on both sides of the prime meridian, none near 180°: a European domain.
+        case.longitudes.iter().any(|&l| l > 270.0)
+            && case.longitudes.iter().any(|&l| l < 90.0)
+            && !case.longitudes.iter().any(|&l| (150.0..210.0).contains(&l))
+    } else {
+        case.longitudes.windows(2).any(|w| w[1] - w[0] > 180.0)
+    };
     let longitudes: Vec<f64> = case
         .longitudes
         .iter()
         .map(|&l| if crosses && l > 180.0 { l - 360.0 } else { l })
         .collect();
-    let (south, north) = (
-        case.latitudes[ny - 1].min(case.latitudes[0]),
-        case.latitudes[0].max(case.latitudes[ny - 1]),
-    );
+    let (south, north) = case
+        .latitudes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(s, n), &l| (s.min(l), n.max(l)));
     let west = longitudes.iter().copied().fold(f64::MAX, f64::min);
     let east = longitudes.iter().copied().fold(f64::MIN, f64::max);
-    let dlat = (north - south) / (ny.max(2) - 1) as f64;
-    let dlon = if nx > 1 {
-        (longitudes[1] - longitudes[0]).abs()
+    let (dlat, dlon) = if case.per_point {
+        // A square of each point's share of the box, a little larger so neighbours touch.
+        let side = 1.5 * ((north - south) * (east - west) / nx as f64).sqrt();
+        (side, side)
     } else {
-        1.0
+        (
+            (north - south) / (ny.max(2) - 1) as f64,
+            if nx > 1 {
+                (longitudes[1] - longitudes[0]).abs()
+            } else {
+                1.0
+            },
+        )
     };
     let x_range = (west - dlon / 2.0, east + dlon / 2.0);
     let y_range = ((south - dlat / 2.0).max(-90.0), (north + dlat / 2.0).min(90.0));
@@ -189,7 +212,11 @@ fn draw(case: &MapCase, gshhg: &Path, path: &Path) -> Result<Option<String>, Str
             } else {
                 viridis((v - lo) / (hi - lo))
             };
-            let (lat, lon) = (case.latitudes[r], longitudes[c]);
+            let (lat, lon) = if case.per_point {
+                (case.latitudes[c], longitudes[c])
+            } else {
+                (case.latitudes[r], longitudes[c])
+            };
             Rectangle::new(
                 [
                     (lon - dlon / 2.0, lat - dlat / 2.0),
@@ -199,7 +226,7 @@ fn draw(case: &MapCase, gshhg: &Path, path: &Path) -> Result<Option<String>, Str
             )
         });
         chart.draw_series(cells).map_err(|e| err(path, e))?;
-        if isobars && i < 2 && !crosses {
+        if isobars && i < 2 && !crosses && !case.per_point {
             for level in contours::levels(lo, hi, ISOBAR_INTERVAL_HPA) {
                 let pieces = contours::isoline(case.latitudes, &longitudes, field, level);
                 chart
@@ -265,6 +292,7 @@ mod tests {
         let case = MapCase {
             latitudes: &latitudes,
             longitudes: &longitudes,
+            per_point: false,
             forecast: &field,
             truth: &field,
             units: DisplayUnits::of(Some("Pa")),

@@ -20,7 +20,7 @@ pub use crate::analyses::Analyses;
 pub use forecast_files::ForecastFile;
 
 use climatology::Climatology;
-use scores::{Aggregate, FieldScores, field_scores, latitude_weights};
+use scores::{Aggregate, FieldScores, field_scores, grid_weights};
 
 pub const SYSTEMS: [&str; 3] = ["model", "persistence", "climatology"];
 
@@ -50,19 +50,16 @@ pub fn evaluate(forecasts: &[ForecastFile], truth: &Analyses, climatology: &Clim
     let mut truth_columns = BTreeMap::new();
     let mut unscored = Vec::new();
     for f in forecasts {
-        let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
-        if !(same(&f.latitudes, &truth.latitudes) && same(&f.longitudes, &truth.longitudes)) {
+        if !f.grid.same_points(&truth.target, 1e-6) {
             return Err(format!(
-                "{} is on a {}×{} grid, the truth {} on {}×{}",
+                "{} is on a {} grid, the truth {} on {}",
                 f.path.display(),
-                f.latitudes.len(),
-                f.longitudes.len(),
+                f.grid.describe(),
                 truth.description,
-                truth.latitudes.len(),
-                truth.longitudes.len()
+                truth.target.describe()
             ));
         }
-        let mut weights = latitude_weights(&f.latitudes, f.longitudes.len());
+        let mut weights = grid_weights(&f.grid);
         // A limited-area forecast's boundary band holds its host's values, not the model's:
         // scored there, every system would look better than it is.
         if let Some(band) = &f.boundary_band {

@@ -3,6 +3,16 @@
 //! climatology are left out and the weights renormalised over the rest.
 
 /// cos(latitude) weights per grid point (row-major), summing to one over the grid.
+/// Each point's share of the area scored, summing to one: by latitude band on a latitude ×
+/// longitude grid; equal on a grid given point by point (a projection at fixed spacing, a
+/// reduced grid), as the training loss weighs them.
+pub fn grid_weights(grid: &vejr_ingest::Grid) -> Vec<f64> {
+    match &grid.points {
+        Some(_) => vec![1.0 / grid.len() as f64; grid.len()],
+        None => latitude_weights(&grid.latitudes, grid.longitudes.len()),
+    }
+}
+
 pub fn latitude_weights(latitudes: &[f64], longitudes: usize) -> Vec<f64> {
     let row: Vec<f64> = latitudes.iter().map(|l| l.to_radians().cos().max(0.0)).collect();
     let total: f64 = row.iter().sum::<f64>() * longitudes as f64;

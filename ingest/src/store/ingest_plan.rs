@@ -67,8 +67,15 @@ impl IngestPlan {
                 let grid = regular_grid(target.resolution, target.area).map_err(cfg_err)?;
                 let r = sources
                     .iter()
-                    .map(|s| Some(Regridder::new(&s.header().grid, &grid)))
-                    .collect();
+                    .map(|s| {
+                        Regridder::new(&s.header().grid, &grid)
+                            .map(Some)
+                            .map_err(|message| IngestError::Grid {
+                                path: s.header().path.clone(),
+                                message,
+                            })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 (grid, r)
             }
             None => {

@@ -104,10 +104,15 @@ impl Store {
         if lat.len() != ny * nx || lon.len() != ny * nx {
             return Err(err(format!("{} latitudes for a field of {ny} × {nx}", lat.len())));
         }
-        let grid = Grid {
-            kind,
-            latitudes: (0..ny).map(|i| lat[i * nx]).collect(),
-            longitudes: lon[..nx].to_vec(),
+        let grid = if kind.is_product() {
+            Grid {
+                kind,
+                latitudes: (0..ny).map(|i| lat[i * nx]).collect(),
+                longitudes: lon[..nx].to_vec(),
+                points: None,
+            }
+        } else {
+            Grid::from_points(kind, (ny, nx), lat, lon).map_err(err)?
         };
 
         let prefix = tendency_prefix(frequency);

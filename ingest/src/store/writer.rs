@@ -403,17 +403,9 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         a.store_metadata().map_err(|e| store_err(&e))?;
         a.store_chunk(&[0], values).map_err(|e| store_err(&e))
     };
-    let nx = grid.longitudes.len();
-    f64_array(
-        "latitudes",
-        (0..grid.len()).map(|p| grid.latitudes[p / nx]).collect(),
-        "cell",
-    )?;
-    f64_array(
-        "longitudes",
-        (0..grid.len()).map(|p| grid.longitudes[p % nx]).collect(),
-        "cell",
-    )?;
+    let (point_latitudes, point_longitudes) = grid.point_coordinates();
+    f64_array("latitudes", point_latitudes, "cell")?;
+    f64_array("longitudes", point_longitudes, "cell")?;
     let column_stat = |f: &dyn Fn(&Summary) -> f64, stats: &[Summary]| stats.iter().map(f).collect::<Vec<f64>>();
     f64_array("mean", column_stat(&Summary::mean, &acc.stats), "variable")?;
     f64_array("stdev", column_stat(&Summary::stdev, &acc.stats), "variable")?;
@@ -471,8 +463,9 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         .map_err(|e| store_err(&e))?;
 
     // Attributes last: a store whose root metadata is missing was not finished.
-    let (ny, _) = grid.shape();
+    let (ny, nx) = grid.shape();
     let (west, east) = grid.longitude_bounds();
+    let (north, south) = grid.latitude_bounds();
     let mut attributes = json!({
         "variables": columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "frequency": step_name,
@@ -489,7 +482,7 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
             "columns": columns,
             "members": members,
             "grid_kind": grid.kind,
-            "area": [grid.latitudes[0], west, grid.latitudes[ny - 1], east],
+            "area": [north, west, south, east],
             "fixed_missing_mask": fixed_mask,
             "missing_points": missing_points,
             "ingest_config": config,

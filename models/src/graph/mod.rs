@@ -37,16 +37,58 @@ pub fn position(lat: f64, lon: f64) -> Vec3 {
     ]
 }
 
-/// Grid coordinates in vejr's convention: latitudes north→south, longitudes ascending in [0, 360).
-#[derive(Clone, Debug, PartialEq)]
+/// Grid coordinates: the axes of a latitude × longitude grid in vejr's convention (latitudes
+/// north→south, longitudes ascending in [0, 360)), or, with `points` set, every point's own
+/// latitude and longitude (a projection, a reduced grid, an unstructured set), row-major.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GridPoints {
     pub latitudes: Vec<f64>,
     pub longitudes: Vec<f64>,
+    pub points: Option<PointLayout>,
+}
+
+/// The layout of a grid given point by point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PointLayout {
+    /// (rows, columns) of the data; (1, points) for a set without rows.
+    pub shape: [usize; 2],
+    /// The points cover the globe (a reduced Gaussian grid): no lateral boundary, whole mesh.
+    pub global: bool,
 }
 
 impl GridPoints {
+    pub fn axes(latitudes: Vec<f64>, longitudes: Vec<f64>) -> Self {
+        Self {
+            latitudes,
+            longitudes,
+            points: None,
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.latitudes.len() * self.longitudes.len()
+        match self.points {
+            Some(p) => p.shape[0] * p.shape[1],
+            None => self.latitudes.len() * self.longitudes.len(),
+        }
+    }
+
+    /// (rows, columns) of the data.
+    pub fn shape(&self) -> [usize; 2] {
+        match self.points {
+            Some(p) => p.shape,
+            None => [self.latitudes.len(), self.longitudes.len()],
+        }
+    }
+
+    /// Latitude and longitude of point `p` (row-major), degrees.
+    pub fn lat_lon(&self, p: usize) -> (f64, f64) {
+        match self.points {
+            Some(_) => (self.latitudes[p], self.longitudes[p]),
+            None => {
+                let nx = self.longitudes.len();
+                (self.latitudes[p / nx], self.longitudes[p % nx])
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -55,6 +97,14 @@ impl GridPoints {
 
     /// Unit vectors, row-major like the data.
     pub fn positions(&self) -> Vec<Vec3> {
+        if self.points.is_some() {
+            return (0..self.len())
+                .map(|p| {
+                    let (lat, lon) = self.lat_lon(p);
+                    position(lat, lon)
+                })
+                .collect();
+        }
         self.latitudes
             .iter()
             .flat_map(|&lat| self.longitudes.iter().map(move |&lon| position(lat, lon)))
@@ -64,6 +114,9 @@ impl GridPoints {
     /// Global when the longitudes go all the way round and the latitudes reach within a grid
     /// step of both poles.
     pub fn is_global(&self) -> bool {
+        if let Some(p) = self.points {
+            return p.global;
+        }
         let step = |v: &[f64]| v.windows(2).map(|w| (w[1] - w[0]).abs()).fold(f64::INFINITY, f64::min);
         let (dlon, dlat) = (step(&self.longitudes), step(&self.latitudes));
         let lon_global = (self.longitudes.len() as f64 * dlon - 360.0).abs() < dlon * 0.5;
@@ -80,7 +133,8 @@ impl GridPoints {
                 h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
             }
         }
-        h ^ ((self.latitudes.len() as u64) << 32 | self.longitudes.len() as u64)
+        let [rows, columns] = self.shape();
+        h ^ ((rows as u64) << 32 | columns as u64)
     }
 }
 
@@ -133,11 +187,10 @@ pub struct WeatherGraph {
 
 impl WeatherGraph {
     pub fn build(grid: &GridPoints, mesh_level: usize) -> Result<Self, GraphError> {
-        let nx = grid.longitudes.len();
         Self::build_from(
             &grid.positions(),
-            |g| (grid.latitudes[g / nx], grid.longitudes[g % nx]),
-            [grid.latitudes.len(), nx],
+            |g| grid.lat_lon(g),
+            grid.shape(),
             grid.fingerprint(),
             !grid.is_global(),
             mesh_level,
@@ -157,25 +210,12 @@ impl WeatherGraph {
     ) -> Result<Self, GraphError> {
         assert_eq!(latitudes.len(), longitudes.len(), "one longitude per latitude");
         assert_eq!(latitudes.len(), shape[0] * shape[1], "shape covers the points");
-        let positions: Vec<Vec3> = latitudes
-            .iter()
-            .zip(longitudes)
-            .map(|(&a, &o)| position(a, o))
-            .collect();
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for v in latitudes.iter().chain(longitudes) {
-            for b in v.to_bits().to_le_bytes() {
-                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        Self::build_from(
-            &positions,
-            |g| (latitudes[g], longitudes[g]),
-            shape,
-            h,
-            true,
-            mesh_level,
-        )
+        let grid = GridPoints {
+            latitudes: latitudes.to_vec(),
+            longitudes: longitudes.to_vec(),
+            points: Some(PointLayout { shape, global: false }),
+        };
+        Self::build(&grid, mesh_level)
     }
 
     fn build_from(
@@ -256,7 +296,7 @@ impl WeatherGraph {
 
     /// Whether this graph was built for `grid` at `mesh_level`; the difference in words if not.
     pub fn check_matches(&self, grid: &GridPoints, mesh_level: usize) -> Result<(), String> {
-        let shape = [grid.latitudes.len(), grid.longitudes.len()];
+        let shape = grid.shape();
         if shape != self.grid_shape {
             return Err(format!(
                 "built for a {}×{} grid, asked for {}×{}",

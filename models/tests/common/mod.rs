@@ -10,6 +10,7 @@ pub fn coarse_global(resolution: f64) -> GridPoints {
         longitudes: (0..(360.0 / resolution) as usize)
             .map(|j| j as f64 * resolution)
             .collect(),
+        points: None,
     }
 }
 

@@ -1,0 +1,225 @@
+//! NetCDF grids that are not latitude × longitude axes: CF projections (`grid_mapping` with
+//! `x`/`y` and 2-D `latitude`/`longitude`, as DANRA, MEPS and vejr's own outputs have them),
+//! other curvilinear grids (2-D coordinates only) and unstructured points (1-D `values` with
+//! latitude and longitude per point, as cfgrib writes reduced Gaussian fields).
+
+use std::path::Path;
+
+use crate::error::{IngestError, Result};
+use crate::grid::GridKind;
+use crate::projection::{LambertConformal, PolarStereographic, RotatedLatLon, Scanning};
+
+/// Per-point coordinates found as auxiliary coordinate variables.
+pub(crate) struct AuxiliaryCoordinates {
+    /// The horizontal dimensions: (y, x), or the one dimension of a point set.
+    pub dimensions: Vec<String>,
+    pub latitude_name: String,
+    pub longitude_name: String,
+    pub latitudes: Vec<f64>,
+    pub longitudes: Vec<f64>,
+}
+
+impl AuxiliaryCoordinates {
+    pub fn shape(&self, file: &netcdf::File) -> (usize, usize) {
+        let len = |d: &str| file.dimension_len(d).unwrap_or(0);
+        match self.dimensions.as_slice() {
+            [y, x] => (len(y), len(x)),
+            [points] => (1, len(points)),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// Latitude and longitude variables that are not axes of their own (`lat(y, x)`, `lat(values)`).
+pub(crate) fn auxiliary_coordinates(
+    file: &netcdf::File,
+    path: &Path,
+    latitude_names: &[&str],
+    longitude_names: &[&str],
+) -> Result<Option<AuxiliaryCoordinates>> {
+    let find = |names: &[&str], standard_name: &str, units: &str| {
+        file.variables().find(|v| {
+            let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+            let is_axis = dims.len() == 1 && dims[0] == v.name();
+            let says = |key: &str, value: &str| {
+                v.attribute_value(key)
+                    .and_then(|a| a.ok())
+                    .is_some_and(|a| matches!(a, netcdf::AttributeValue::Str(s) if s == value))
+            };
+            !is_axis
+                && (1..=2).contains(&dims.len())
+                && (names.contains(&v.name().as_str()) || says("standard_name", standard_name) || says("units", units))
+        })
+    };
+    let (Some(lat), Some(lon)) = (
+        find(latitude_names, "latitude", "degrees_north"),
+        find(longitude_names, "longitude", "degrees_east"),
+    ) else {
+        return Ok(None);
+    };
+    let dims = |v: &netcdf::Variable| v.dimensions().iter().map(|d| d.name()).collect::<Vec<_>>();
+    if dims(&lat) != dims(&lon) {
+        return Err(IngestError::Grid {
+            path: path.to_owned(),
+            message: format!(
+                "{}{:?} and {}{:?} are on different dimensions",
+                lat.name(),
+                dims(&lat),
+                lon.name(),
+                dims(&lon)
+            ),
+        });
+    }
+    let values = |v: &netcdf::Variable| {
+        v.get_values::<f64, _>(..)
+            .map_err(|e| IngestError::variable(path, &v.name(), e.to_string()))
+    };
+    Ok(Some(AuxiliaryCoordinates {
+        dimensions: dims(&lat),
+        latitude_name: lat.name(),
+        longitude_name: lon.name(),
+        latitudes: values(&lat)?,
+        longitudes: values(&lon)?,
+    }))
+}
+
+/// The grid a data variable's `grid_mapping` names, or an unstructured set of points.
+pub(crate) fn grid_kind(
+    file: &netcdf::File,
+    path: &Path,
+    data_variable: &str,
+    coordinates: &AuxiliaryCoordinates,
+) -> Result<GridKind> {
+    let err = |message: String| IngestError::Grid {
+        path: path.to_owned(),
+        message,
+    };
+    let string = |var: &netcdf::Variable, key: &str| match var.attribute_value(key).and_then(|a| a.ok()) {
+        Some(netcdf::AttributeValue::Str(s)) => Some(s),
+        _ => None,
+    };
+    let Some(mapping_name) = file.variable(data_variable).and_then(|v| string(&v, "grid_mapping")) else {
+        return Ok(GridKind::Unstructured);
+    };
+    let mapping = file.variable(&mapping_name).ok_or_else(|| {
+        err(format!(
+            "{data_variable}: grid_mapping {mapping_name} is not in the file"
+        ))
+    })?;
+    let numbers = |key: &str| -> Vec<f64> {
+        mapping
+            .attribute_value(key)
+            .and_then(|a| a.ok())
+            .map(crate::netcdf_reader::attribute_numbers)
+            .unwrap_or_default()
+    };
+    let number = |key: &str| -> Result<f64> {
+        numbers(key)
+            .first()
+            .copied()
+            .ok_or_else(|| err(format!("grid_mapping {mapping_name} has no {key}")))
+    };
+    let earth_radius = numbers("earth_radius").first().copied().unwrap_or(6_371_229.0);
+    let [y_dim, x_dim] = coordinates.dimensions.as_slice() else {
+        return Err(err(format!(
+            "grid_mapping {mapping_name} on one dimension: a projection needs y and x"
+        )));
+    };
+    // Projection coordinates in metres (km when said so), or rotated degrees.
+    let axis = |dim: &str| -> Result<Vec<f64>> {
+        let var = file
+            .variable(dim)
+            .ok_or_else(|| err(format!("grid_mapping {mapping_name}: no coordinate variable {dim}")))?;
+        let scale = match string(&var, "units").as_deref() {
+            Some("km") => 1000.0,
+            _ => 1.0,
+        };
+        let values = var
+            .get_values::<f64, _>(..)
+            .map_err(|e| IngestError::variable(path, dim, e.to_string()))?;
+        if values.len() < 2 {
+            return Err(err(format!("{dim}: a projection axis needs two points at least")));
+        }
+        Ok(values.into_iter().map(|v| v * scale).collect())
+    };
+    let (y, x) = (axis(y_dim)?, axis(x_dim)?);
+    let (dx, dy) = (x[1] - x[0], y[1] - y[0]);
+    let scanning = Scanning {
+        i_negative: dx < 0.0,
+        j_positive: dy > 0.0,
+    };
+    let (first_latitude, first_longitude) = (coordinates.latitudes[0], coordinates.longitudes[0]);
+    let kind = string(&mapping, "grid_mapping_name").unwrap_or_default();
+    Ok(match kind.as_str() {
+        "lambert_conformal_conic" => {
+            let parallels = numbers("standard_parallel");
+            let standard_parallels = match parallels.as_slice() {
+                [one] => [*one, *one],
+                [a, b] => [*a, *b],
+                _ => {
+                    return Err(err(format!(
+                        "grid_mapping {mapping_name}: standard_parallel needs one or two values"
+                    )));
+                }
+            };
+            GridKind::LambertConformal(LambertConformal {
+                nx: x.len(),
+                ny: y.len(),
+                first_latitude,
+                first_longitude,
+                origin_latitude: number("latitude_of_projection_origin")?,
+                central_meridian: number("longitude_of_central_meridian")?,
+                standard_parallels,
+                dx: dx.abs(),
+                dy: dy.abs(),
+                earth_radius,
+                scanning,
+            })
+        }
+        "rotated_latitude_longitude" => {
+            let pole_latitude = number("grid_north_pole_latitude")?;
+            let pole_longitude = number("grid_north_pole_longitude")?;
+            if numbers("north_pole_grid_longitude")
+                .first()
+                .is_some_and(|v| v.abs() > 1e-9)
+            {
+                return Err(err(format!(
+                    "grid_mapping {mapping_name}: a rotated grid with north_pole_grid_longitude ≠ 0 is not supported"
+                )));
+            }
+            GridKind::RotatedLatLon(RotatedLatLon {
+                ni: x.len(),
+                nj: y.len(),
+                first_latitude: y[0],
+                first_longitude: x[0],
+                di: dx.abs(),
+                dj: dy.abs(),
+                south_pole_latitude: -pole_latitude,
+                south_pole_longitude: (pole_longitude + 180.0).rem_euclid(360.0),
+                earth_radius,
+                scanning,
+            })
+        }
+        "polar_stereographic" => {
+            let origin = number("latitude_of_projection_origin")?;
+            GridKind::PolarStereographic(PolarStereographic {
+                nx: x.len(),
+                ny: y.len(),
+                first_latitude,
+                first_longitude,
+                true_latitude: numbers("standard_parallel").first().copied().unwrap_or(origin),
+                orientation: number("straight_vertical_longitude_from_pole")?,
+                dx: dx.abs(),
+                dy: dy.abs(),
+                south_pole: origin < 0.0,
+                earth_radius,
+                scanning,
+            })
+        }
+        other => {
+            return Err(err(format!(
+                "grid_mapping {mapping_name}: {other:?} is not supported (Lambert conformal, rotated lat-lon and polar stereographic are)"
+            )));
+        }
+    })
+}
