@@ -83,6 +83,37 @@ pub(crate) fn auxiliary_coordinates(
     }))
 }
 
+/// A reduced grid as cfgrib (and vejr) write one, rows told by `GRIB_gridType` and found as
+/// runs of equal latitude; any other point set is unstructured.
+fn reduced_or_unstructured(file: &netcdf::File, data_variable: &str, coordinates: &AuxiliaryCoordinates) -> GridKind {
+    let attribute = |key: &str| file.variable(data_variable)?.attribute_value(key)?.ok();
+    let grid_type = match attribute("GRIB_gridType") {
+        Some(netcdf::AttributeValue::Str(s)) => s,
+        _ => return GridKind::Unstructured,
+    };
+    if coordinates.dimensions.len() != 1 {
+        return GridKind::Unstructured;
+    }
+    let mut points_per_row: Vec<usize> = Vec::new();
+    for (p, lat) in coordinates.latitudes.iter().enumerate() {
+        if p > 0 && coordinates.latitudes[p - 1] == *lat {
+            *points_per_row.last_mut().expect("a row started") += 1;
+        } else {
+            points_per_row.push(1);
+        }
+    }
+    match grid_type.as_str() {
+        "reduced_gg" => GridKind::ReducedGaussian {
+            n: attribute("GRIB_N")
+                .and_then(|a| crate::netcdf_reader::attribute_numbers(a).first().copied())
+                .map_or(points_per_row.len() / 2, |n| n as usize),
+            points_per_row,
+        },
+        "reduced_ll" => GridKind::ReducedLatLon { points_per_row },
+        _ => GridKind::Unstructured,
+    }
+}
+
 /// The grid a data variable's `grid_mapping` names, or an unstructured set of points.
 pub(crate) fn grid_kind(
     file: &netcdf::File,
@@ -99,7 +130,7 @@ pub(crate) fn grid_kind(
         _ => None,
     };
     let Some(mapping_name) = file.variable(data_variable).and_then(|v| string(&v, "grid_mapping")) else {
-        return Ok(GridKind::Unstructured);
+        return Ok(reduced_or_unstructured(file, data_variable, coordinates));
     };
     let mapping = file.variable(&mapping_name).ok_or_else(|| {
         err(format!(

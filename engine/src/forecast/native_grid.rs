@@ -72,6 +72,22 @@ pub fn has_grid_mapping(grid: &Grid) -> bool {
     )
 }
 
+/// A reduced grid has no CF grid mapping: its data variables say what it is as cfgrib writes it
+/// (`GRIB_gridType`, `GRIB_N`); the rows are the runs of equal latitude.
+pub fn describe_reduced(v: &mut netcdf::VariableMut, grid: &Grid) -> Result<(), netcdf::Error> {
+    match &grid.kind {
+        GridKind::ReducedGaussian { n, .. } => {
+            v.put_attribute("GRIB_gridType", "reduced_gg")?;
+            v.put_attribute("GRIB_N", *n as i64)?;
+        }
+        GridKind::ReducedLatLon { .. } => {
+            v.put_attribute("GRIB_gridType", "reduced_ll")?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn write_grid_mapping(file: &mut netcdf::FileMut, kind: &GridKind) -> Result<(), netcdf::Error> {
     let mut v = file.add_variable::<i32>(GRID_MAPPING, &[])?;
     match kind {

@@ -277,6 +277,7 @@ impl ForecastWriter {
                             v.put_attribute("grid_mapping", super::native_grid::GRID_MAPPING)
                                 .map_err(e)?;
                         }
+                        super::native_grid::describe_reduced(&mut v, native).map_err(e)?;
                     }
                     v.put_attribute("coordinates", coordinates.as_str()).map_err(e)?;
                     v.put_attribute("vejr_store_name", store_name.as_str()).map_err(e)?;
