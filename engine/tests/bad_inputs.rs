@@ -143,7 +143,7 @@ fn infinite_and_unphysical_values_are_refused_at_ingest_naming_file_variable_and
     let config = ingest_config(dir.path(), &path, "t2m", "");
     let out = vejr(&["ingest", "--config", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let store_before = std::fs::read(dir.path().join("out.zarr/zarr.json")).unwrap();
+    let store_before = std::fs::read(dir.path().join("out.zarr/.zattrs")).unwrap();
     let config = ingest_config(dir.path(), &path, "t2m", "valid_range = [285.0, 350.0]\n");
     assert_refused(
         &vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]),
@@ -151,7 +151,7 @@ fn infinite_and_unphysical_values_are_refused_at_ingest_naming_file_variable_and
     );
     // A refused --overwrite leaves the old store as it was.
     assert_eq!(
-        std::fs::read(dir.path().join("out.zarr/zarr.json")).unwrap(),
+        std::fs::read(dir.path().join("out.zarr/.zattrs")).unwrap(),
         store_before
     );
     assert!(!dir.path().join("out.zarr.partial").exists());
@@ -159,7 +159,7 @@ fn infinite_and_unphysical_values_are_refused_at_ingest_naming_file_variable_and
     let config = ingest_config(dir.path(), &path, "t2m", "valid_range = [250.0, 350.0]\n");
     let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(dir.path().join("out.zarr/zarr.json").exists() && !dir.path().join("out.zarr.partial").exists());
+    assert!(dir.path().join("out.zarr/.zattrs").exists() && !dir.path().join("out.zarr.partial").exists());
 }
 
 #[test]

@@ -657,7 +657,7 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
     let damaged = dir.path().join("damaged.zarr");
     copy_tree(uk_store(), &damaged);
     // 6-hourly from 1 March: index 98 is 25 March 12 UTC, the forecast's +12 h.
-    std::fs::remove_file(damaged.join("data/c/98/0/0/0")).unwrap();
+    std::fs::remove_file(damaged.join("data/98.0.0.0")).unwrap();
     let scores = dir.path().join("scores");
     let out = vejr(&[
         "evaluate",

@@ -96,7 +96,7 @@ fn ingest_converts_celsius_to_the_store_s_kelvin_and_refuses_what_does_not_conve
     assert!(largest_difference(&back, &reference) < 1e-4);
 
     // Refused, naming file and variable, the old store left as it was.
-    let before = std::fs::read(dir.path().join("out.zarr/zarr.json")).unwrap();
+    let before = std::fs::read(dir.path().join("out.zarr/.zattrs")).unwrap();
     let wrong = dir.path().join("wrong.nc");
     let hinted = "[sources.variables.t2m]\nunits = 'K'\n";
     let cases: [(&str, &str, &[&str]); 4] = [
@@ -132,7 +132,7 @@ fn ingest_converts_celsius_to_the_store_s_kelvin_and_refuses_what_does_not_conve
         let config = ingest_config(dir.path(), &[&wrong], "t2m", extra);
         let out = vejr(&["ingest", "--config", config.to_str().unwrap(), "--overwrite"]);
         assert_refused(&out, expected);
-        assert_eq!(std::fs::read(dir.path().join("out.zarr/zarr.json")).unwrap(), before);
+        assert_eq!(std::fs::read(dir.path().join("out.zarr/.zattrs")).unwrap(), before);
         assert!(!dir.path().join("out.zarr.partial").exists());
     }
 }

@@ -175,7 +175,90 @@ fn gaps_are_an_error_unless_allowed() {
     assert_eq!(store.dates.len(), 124 - 8);
     let missing = store.attributes["missing_dates"].as_array().unwrap();
     assert_eq!(missing.len(), 8);
-    assert_eq!(missing[0], "2019-03-10T00:00:00+00:00");
+    assert_eq!(missing[0], "2019-03-10T00:00:00");
+    // Stored around: every other date reads back, the gap's dates are not there to read.
+    assert!(
+        store
+            .time_index(Utc.with_ymd_and_hms(2019, 3, 10, 0, 0, 0).unwrap())
+            .is_none()
+    );
+    let after = store
+        .time_index(Utc.with_ymd_and_hms(2019, 3, 12, 0, 0, 0).unwrap())
+        .unwrap();
+    assert_eq!(after, 36);
+    assert!(store.read_time(after).unwrap().iter().all(|v| v.is_finite()));
+    anemoi_layout(
+        &dir.path().join("uk.zarr"),
+        124,
+        33 * 49,
+        &[36, 37, 38, 39, 40, 41, 42, 43],
+    );
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+/// The store as anemoi-datasets 0.5 (zarr-python 2.18) opens it, read from its files: Zarr v2
+/// metadata, `data[time, variable, ensemble, cell]` in float32 one time per chunk, `dates` in
+/// numpy datetime64[s] on a regular axis with the gaps (`gap_slots`) in place and listed in
+/// `missing_dates`, no chunk written for them, the statistics anemoi reads, and its attributes.
+fn anemoi_layout(store: &Path, axis: u64, cells: u64, gap_slots: &[u64]) {
+    assert_eq!(json(&store.join(".zgroup"))["zarr_format"], 2);
+    let attributes = json(&store.join(".zattrs"));
+    for key in [
+        "variables",
+        "frequency",
+        "resolution",
+        "field_shape",
+        "start_date",
+        "end_date",
+        "missing_dates",
+    ] {
+        assert!(attributes.get(key).is_some(), "no {key} in .zattrs");
+    }
+    assert_eq!(attributes["frequency"], "6h");
+    assert_eq!(attributes["variables"], serde_json::json!(["2t"]));
+    let data = json(&store.join("data/.zarray"));
+    assert_eq!(data["zarr_format"], 2);
+    assert_eq!(data["dtype"], "<f4");
+    assert_eq!(data["shape"], serde_json::json!([axis, 1, 1, cells]));
+    assert_eq!(data["chunks"], serde_json::json!([1, 1, 1, cells]));
+    assert_eq!(data["compressor"]["id"], "gzip");
+    assert_eq!(data["fill_value"], "NaN");
+    assert_eq!(
+        json(&store.join("data/.zattrs"))["_ARRAY_DIMENSIONS"],
+        serde_json::json!(["time", "variable", "ensemble", "cell"])
+    );
+    let dates = json(&store.join("dates/.zarray"));
+    assert_eq!(
+        (dates["dtype"].as_str(), dates["compressor"].is_null()),
+        (Some("<M8[s]"), true)
+    );
+    let seconds: Vec<i64> = std::fs::read(store.join("dates/0"))
+        .unwrap()
+        .chunks(8)
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(seconds.len() as u64, axis);
+    assert!(seconds.windows(2).all(|w| w[1] - w[0] == 6 * 3600), "a regular axis");
+    let first = Utc.timestamp_opt(seconds[0], 0).unwrap();
+    let missing: Vec<String> = gap_slots
+        .iter()
+        .map(|&k| {
+            (first + TimeDelta::hours(6 * k as i64))
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(attributes["missing_dates"], serde_json::json!(missing));
+    for k in 0..axis {
+        let chunk = store.join(format!("data/{k}.0.0.0"));
+        assert_eq!(chunk.exists(), !gap_slots.contains(&k), "{}", chunk.display());
+    }
+    for name in ["mean", "stdev", "minimum", "maximum", "latitudes", "longitudes"] {
+        assert_eq!(json(&store.join(format!("{name}/.zarray")))["dtype"], "<f8", "{name}");
+    }
 }
 
 #[test]
@@ -265,11 +348,7 @@ fn blizzard_analyses_with_metadata_from_the_config() {
         .collect();
     assert_eq!(
         missing,
-        [
-            "1996-01-09T06:00:00+00:00",
-            "1996-01-14T00:00:00+00:00",
-            "1996-01-14T06:00:00+00:00"
-        ]
+        ["1996-01-09T06:00:00", "1996-01-14T00:00:00", "1996-01-14T06:00:00"]
     );
     assert_eq!(store.dates[0], Utc.with_ymd_and_hms(1996, 1, 5, 0, 0, 0).unwrap());
     assert_eq!(store.dates[60], Utc.with_ymd_and_hms(1996, 1, 20, 18, 0, 0).unwrap());
@@ -327,4 +406,50 @@ fn global_store_on_a_coarser_target_grid() {
         target.iter().all(|&x| x >= lo && x <= hi),
         "interpolation stays within the source range"
     );
+}
+
+/// Stores written by earlier vejr versions are Zarr v3: they still open, and read the same.
+/// (Made here by converting a new store's metadata with zarrs, chunks left where they are.)
+#[test]
+fn zarr_v3_stores_still_open() {
+    use std::sync::Arc;
+    use zarrs::array::{Array, ArrayMetadataOptions};
+    use zarrs::config::{MetadataConvertVersion, MetadataEraseVersion};
+    use zarrs::group::{Group, GroupMetadataOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &uk_config(&[&shared_file(UK_GRIB)], "statistics_end = '2019-03-24T18:00:00Z'"),
+    );
+    run(&config).unwrap();
+    let path = dir.path().join("uk.zarr");
+    let v2 = Store::open(&path).unwrap();
+    let (dates, first, last) = (v2.dates.clone(), v2.read_time(0).unwrap(), v2.read_time(123).unwrap());
+
+    let storage = Arc::new(zarrs::filesystem::FilesystemStore::new(&path).unwrap());
+    for entry in std::fs::read_dir(&path).unwrap() {
+        let entry = entry.unwrap().path();
+        if entry.join(".zarray").exists() {
+            let name = format!("/{}", entry.file_name().unwrap().to_string_lossy());
+            let array = Array::open(storage.clone(), &name).unwrap();
+            array
+                .store_metadata_opt(
+                    &ArrayMetadataOptions::default().with_metadata_convert_version(MetadataConvertVersion::V3),
+                )
+                .unwrap();
+            array.erase_metadata_opt(MetadataEraseVersion::V2).unwrap();
+        }
+    }
+    let group = Group::open(storage.clone(), "/").unwrap();
+    group
+        .store_metadata_opt(&GroupMetadataOptions::default().with_metadata_convert_version(MetadataConvertVersion::V3))
+        .unwrap();
+    group.erase_metadata_opt(MetadataEraseVersion::V2).unwrap();
+    assert!(path.join("zarr.json").exists() && !path.join(".zgroup").exists());
+
+    let v3 = Store::open(&path).unwrap();
+    assert_eq!(v3.dates, dates);
+    assert_eq!(v3.read_time(0).unwrap(), first);
+    assert_eq!(v3.read_time(123).unwrap(), last);
 }

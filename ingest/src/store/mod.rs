@@ -4,12 +4,16 @@
 //! `latitudes`, `longitudes` (per grid point), per-variable `mean`, `stdev`, `minimum`,
 //! `maximum` (and anemoi's `sums`, `squares`, `count`, `has_nans`), tendency statistics over
 //! one time step (`statistics_tendencies_<step>_*`), and variable names and provenance in the
-//! attributes. Stores are written as Zarr v3.
+//! attributes. Stores are written as Zarr v2, as anemoi-datasets 0.5 (zarr-python 2) opens
+//! them: `dates` in numpy datetime64[s] on a regular axis, gaps kept in place (no chunk, NaN)
+//! and listed in `missing_dates`. Stores from earlier vejr versions (Zarr v3, int64 dates,
+//! gaps left out) still open.
 
 pub mod config;
 mod ingest_plan;
 pub mod reader;
 pub mod writer;
+pub mod zarr_v2;
 
 use serde::{Deserialize, Serialize};
 

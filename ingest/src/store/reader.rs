@@ -17,7 +17,11 @@ pub struct Store {
     pub path: PathBuf,
     data: Array<FilesystemStore>,
     pub columns: Vec<Column>,
+    /// The times with data, ascending (a gap's dates are left out; see `missing_dates`).
     pub dates: Vec<DateTime<Utc>>,
+    /// Where each of `dates` is on the store's time axis (anemoi's layout keeps gaps in place;
+    /// vejr's earlier Zarr v3 stores left them out).
+    slots: Vec<u64>,
     pub time_step: TimeDelta,
     pub grid: Grid,
     pub members: Vec<i64>,
@@ -43,15 +47,16 @@ impl Store {
             path: path.to_owned(),
             message,
         };
-        if !path.join("zarr.json").is_file() {
+        if !path.join("zarr.json").is_file() && !path.join(".zgroup").is_file() {
             let partial = super::writer::partial_path(path);
             let hint = if partial.exists() {
                 format!(" ({} is an unfinished ingest)", partial.display())
             } else {
                 String::new()
             };
-            return Err(err(format!("not a vejr/zarr store (no zarr.json){hint}")));
+            return Err(err(format!("not a vejr/zarr store (no .zgroup or zarr.json){hint}")));
         }
+        super::zarr_v2::register_datetime64();
         let storage = Arc::new(FilesystemStore::new(path).map_err(|e| err(e.to_string()))?);
         let root = Group::open(storage.clone(), "/").map_err(|e| err(e.to_string()))?;
         let attributes = root.attributes().clone();
@@ -75,9 +80,7 @@ impl Store {
                 .get(key)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| err(format!("no {key}")))?;
-            DateTime::parse_from_rfc3339(text)
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|e| err(format!("{key}: {e}")))
+            parse_date(text).map_err(|e| err(format!("{key}: {e}")))
         };
         let statistics_start = date_attr("statistics_start_date")?;
         let statistics_end = date_attr("statistics_end_date")?;
@@ -91,10 +94,26 @@ impl Store {
         let seconds: Vec<i64> = dates_array
             .retrieve_array_subset(&dates_array.subset_all())
             .map_err(|e| err(format!("dates: {e}")))?;
-        let dates = seconds
+        let axis = seconds
             .iter()
             .map(|&s| DateTime::from_timestamp(s, 0).ok_or_else(|| err(format!("date {s} out of range"))))
             .collect::<Result<Vec<_>>>()?;
+        let missing: Vec<DateTime<Utc>> = attributes
+            .get("missing_dates")
+            .and_then(|v| v.as_array())
+            .map(|list| {
+                list.iter()
+                    .map(|v| parse_date(v.as_str().unwrap_or_default()).map_err(|e| err(format!("missing_dates: {e}"))))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let (slots, dates): (Vec<u64>, Vec<DateTime<Utc>>) = axis
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !missing.contains(d))
+            .map(|(k, d)| (k as u64, *d))
+            .unzip();
 
         let shape: Vec<usize> =
             serde_json::from_value(attributes["field_shape"].clone()).map_err(|e| err(format!("field_shape: {e}")))?;
@@ -118,7 +137,7 @@ impl Store {
         let prefix = tendency_prefix(frequency);
         let data = Array::open(storage.clone(), "/data").map_err(|e| err(format!("data: {e}")))?;
         let expected = [
-            dates.len() as u64,
+            axis.len() as u64,
             columns.len() as u64,
             members.len() as u64,
             grid.len() as u64,
@@ -141,6 +160,7 @@ impl Store {
             mask: read_f64("mask")?.into_iter().map(|v| v != 0.0).collect(),
             columns,
             dates,
+            slots,
             time_step,
             grid,
             members,
@@ -171,7 +191,7 @@ impl Store {
         // so a missing one is damage; zarr would hand back its fill value, NaN everywhere,
         // and scores and samples at that time would quietly vanish.
         self.data
-            .retrieve_chunk_if_exists(&[t as u64, 0, 0, 0])
+            .retrieve_chunk_if_exists(&[self.slots[t], 0, 0, 0])
             .map_err(|e| IngestError::store(&self.path, format!("time {t}: {e}")))?
             .ok_or_else(|| IngestError::BadStore {
                 path: self.path.clone(),
@@ -192,4 +212,12 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A store date: RFC 3339 (vejr's earlier stores) or a zone-less ISO date in UTC (anemoi's).
+fn parse_date(text: &str) -> std::result::Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").map(|d| d.and_utc()))
+        .map_err(|e| format!("{text:?}: {e}"))
 }

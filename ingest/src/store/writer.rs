@@ -9,13 +9,12 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde_json::json;
-use zarrs::array::{ArrayBuilder, data_type};
 use zarrs::filesystem::FilesystemStore;
-use zarrs::group::GroupBuilder;
 
 use super::config::{IngestConfig, format_duration};
 use super::ingest_plan::{IngestPlan, fmt_time};
 use super::tendency_prefix;
+use super::zarr_v2::{ArraySpec, Compression, DATETIME64_SECONDS, create_array, store_root};
 use crate::error::{IngestError, Result};
 use crate::progress::Progress;
 use crate::statistics::Summary;
@@ -214,19 +213,37 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         grid.len() as u64,
     );
 
-    let data = ArrayBuilder::new(
-        vec![nt, nc, ne, np],
-        vec![1, nc, ne, np],
-        data_type::float32(),
-        f32::NAN,
+    // The time axis runs at `step` from the first time to the last, gaps kept in place (NaN,
+    // listed in `missing_dates`), as anemoi-datasets has it: index arithmetic on `dates` holds.
+    let axis_len = ((times[times.len() - 1] - times[0]).num_seconds() / step.num_seconds()) as u64 + 1;
+    if let Some(t) = times
+        .iter()
+        .find(|t| (**t - times[0]).num_seconds() % step.num_seconds() != 0)
+    {
+        return Err(store_err(&format!(
+            "{} is not on the {} time axis from {}",
+            fmt_time(*t),
+            format_duration(step),
+            fmt_time(times[0])
+        )));
+    }
+    let slots: Vec<u64> = times
+        .iter()
+        .map(|t| ((*t - times[0]).num_seconds() / step.num_seconds()) as u64)
+        .collect();
+    let data = create_array(
+        &store,
+        "/data",
+        ArraySpec {
+            shape: &[axis_len, nc, ne, np],
+            chunks: &[1, nc, ne, np],
+            dtype: "<f4",
+            fill_value: json!("NaN"),
+            compression: Compression::Gzip(1),
+            dimensions: &["time", "variable", "ensemble", "cell"],
+        },
     )
-    .bytes_to_bytes_codecs(vec![Arc::new(
-        zarrs::array::codec::GzipCodec::new(1).map_err(|e| store_err(&e))?,
-    )])
-    .dimension_names(["time", "variable", "ensemble", "cell"].into())
-    .build(store.clone(), "/data")
     .map_err(|e| store_err(&e))?;
-    data.store_metadata().map_err(|e| store_err(&e))?;
 
     let stats_start = config.store.statistics_start.unwrap_or(times[0]);
     let stats_end = config.store.statistics_end.unwrap_or(times[times.len() - 1]);
@@ -336,7 +353,7 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
                     }
                 }
             }
-            data.store_chunk(&[ti as u64, 0, 0, 0], chunk)
+            data.store_chunk(&[slots[ti], 0, 0, 0], chunk)
                 .map_err(|e| store_err(&e))?;
             progress.inc(1);
             Ok(acc)
@@ -374,9 +391,9 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         .into_par_iter()
         .filter(|&t| times[t + 1] - times[t] == step && in_stats(&times[t]) && in_stats(&times[t + 1]))
         .map(|t| -> Result<Vec<Summary>> {
-            let a: Vec<f32> = data.retrieve_chunk(&[t as u64, 0, 0, 0]).map_err(|e| store_err(&e))?;
+            let a: Vec<f32> = data.retrieve_chunk(&[slots[t], 0, 0, 0]).map_err(|e| store_err(&e))?;
             let b: Vec<f32> = data
-                .retrieve_chunk(&[t as u64 + 1, 0, 0, 0])
+                .retrieve_chunk(&[slots[t + 1], 0, 0, 0])
                 .map_err(|e| store_err(&e))?;
             let diff: Vec<f32> = a.iter().zip(&b).map(|(x, y)| y - x).collect();
             let mut stats = vec![Summary::new(); columns.len()];
@@ -396,11 +413,19 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
     // Coordinates and statistics arrays.
     let f64_array = |name: &str, values: Vec<f64>, dim: &str| -> Result<()> {
         let n = values.len() as u64;
-        let a = ArrayBuilder::new(vec![n], vec![n.max(1)], data_type::float64(), f64::NAN)
-            .dimension_names([dim].into())
-            .build(store.clone(), &format!("/{name}"))
-            .map_err(|e| store_err(&e))?;
-        a.store_metadata().map_err(|e| store_err(&e))?;
+        let a = create_array(
+            &store,
+            &format!("/{name}"),
+            ArraySpec {
+                shape: &[n],
+                chunks: &[n.max(1)],
+                dtype: "<f8",
+                fill_value: json!("NaN"),
+                compression: Compression::None,
+                dimensions: &[dim],
+            },
+        )
+        .map_err(|e| store_err(&e))?;
         a.store_chunk(&[0], values).map_err(|e| store_err(&e))
     };
     let (point_latitudes, point_longitudes) = grid.point_coordinates();
@@ -447,19 +472,26 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         "cell",
     )?;
 
-    let dates = ArrayBuilder::new(vec![nt], vec![nt], data_type::int64(), 0i64)
-        .dimension_names(["time"].into())
-        .attributes(
-            json!({"units": "seconds since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian"})
-                .as_object()
-                .expect("object")
-                .clone(),
-        )
-        .build(store.clone(), "/dates")
-        .map_err(|e| store_err(&e))?;
-    dates.store_metadata().map_err(|e| store_err(&e))?;
+    let dates = create_array(
+        &store,
+        "/dates",
+        ArraySpec {
+            shape: &[axis_len],
+            chunks: &[axis_len],
+            dtype: DATETIME64_SECONDS,
+            fill_value: json!(0),
+            compression: Compression::None,
+            dimensions: &["time"],
+        },
+    )
+    .map_err(|e| store_err(&e))?;
     dates
-        .store_chunk(&[0], times.iter().map(|t| t.timestamp()).collect::<Vec<i64>>())
+        .store_chunk(
+            &[0],
+            (0..axis_len as i64)
+                .map(|k| times[0].timestamp() + k * step.num_seconds())
+                .collect::<Vec<i64>>(),
+        )
         .map_err(|e| store_err(&e))?;
 
     // Attributes last: a store whose root metadata is missing was not finished.
@@ -469,15 +501,15 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
     let mut attributes = json!({
         "variables": columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "frequency": step_name,
-        "start_date": times[0].to_rfc3339(),
-        "end_date": times[times.len() - 1].to_rfc3339(),
-        "missing_dates": missing.iter().map(|(t, _)| t.to_rfc3339()).collect::<Vec<_>>(),
+        "start_date": anemoi_date(times[0]),
+        "end_date": anemoi_date(times[times.len() - 1]),
+        "missing_dates": missing.iter().map(|(t, _)| anemoi_date(*t)).collect::<Vec<_>>(),
         "field_shape": [ny, nx],
         "flatten_grid": true,
         "ensemble_dimension": members.len(),
         "resolution": grid.longitude_step(),
-        "statistics_start_date": stats_start.to_rfc3339(),
-        "statistics_end_date": stats_end.to_rfc3339(),
+        "statistics_start_date": anemoi_date(stats_start),
+        "statistics_end_date": anemoi_date(stats_end),
         "vejr": {
             "columns": columns,
             "members": members,
@@ -493,11 +525,7 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
     for (k, v) in &options.provenance {
         attributes["vejr"][k] = v.clone();
     }
-    let mut root = GroupBuilder::new()
-        .build(store.clone(), "/")
-        .map_err(|e| store_err(&e))?;
-    *root.attributes_mut() = attributes.as_object().expect("object").clone();
-    root.store_metadata().map_err(|e| store_err(&e))?;
+    store_root(&store, attributes.as_object().expect("object").clone()).map_err(|e| store_err(&e))?;
 
     let bytes = dir_size(path);
     if !options.quiet {
@@ -509,6 +537,11 @@ fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan
         );
     }
     Ok(Written::Complete(bytes))
+}
+
+/// A date as anemoi-datasets writes and numpy parses it (`datetime64[s]`, no zone: UTC).
+fn anemoi_date(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 fn dir_size(path: &Path) -> u64 {
