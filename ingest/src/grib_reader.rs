@@ -520,6 +520,33 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
         .map(|k| msg.read_key_dynamic(k).map(|v| format!("{v:?}")).unwrap_or_default())
         .collect::<Vec<_>>()
         .join(" ");
+    let type_of_level = s("typeOfLevel")?;
+    let mut level = l("level")? as f64;
+    // Missing (and so meaningless) on levels that are not layers.
+    let mut bottom = key::<i64>(msg, "bottomLevel")
+        .ok()
+        .filter(|&b| b != 2_147_483_647 && b != -1 && b != 65_535 && b != 255)
+        .map_or(level, |b| b as f64);
+    // GRIB2 surfaces are scaled integers, and ecCodes' integer `level` and `bottomLevel` round
+    // them: GFS's soil layers 0–0.1, 0.1–0.4 and 0.4–1 m would all be 0–0, its sigma layers
+    // 0.33–1 and 0.44–1 both 0–1. Where ecCodes' level is the surface's value rounded (the same
+    // unit), the exact value is used; other units (hPa from Pa, PV in 1e-9) are left as they are.
+    if l("editionNumber")? == 2 {
+        let surface = |which: &str| -> Option<f64> {
+            let factor = key::<i64>(msg, &format!("scaleFactorOf{which}FixedSurface")).ok()?;
+            let value = key::<i64>(msg, &format!("scaledValueOf{which}FixedSurface")).ok()?;
+            let missing = |v: i64| v < 0 || v == 255 || v == 2_147_483_647 || v == 4_294_967_295;
+            (factor > 0 && !missing(factor) && !missing(value)).then(|| value as f64 / 10f64.powi(factor as i32))
+        };
+        if let Some(top) = surface("First").filter(|t| t.round() == level) {
+            level = top;
+            if let Some(b) = surface("Second").filter(|b| b.round() == bottom) {
+                bottom = b;
+            } else if bottom.round() == top.round() && bottom != top {
+                bottom = top;
+            }
+        }
+    }
     Ok(MessageKeys {
         short_name: s("shortName")?,
         param_id: key::<i64>(msg, "paramId").ok().filter(|&p| p > 0),
@@ -530,13 +557,9 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
             .filter(|n| !n.is_empty() && n != "unknown")
             .or_else(|| ecmwf_standard_name(&s("shortName").unwrap_or_default()).map(str::to_owned)),
         units: s("units")?,
-        type_of_level: s("typeOfLevel")?,
-        level: l("level")? as f64,
-        // Missing (and so meaningless) on levels that are not layers.
-        bottom: key::<i64>(msg, "bottomLevel")
-            .ok()
-            .filter(|&b| b != 2_147_483_647 && b != -1 && b != 65_535 && b != 255)
-            .map_or(l("level")? as f64, |b| b as f64),
+        type_of_level,
+        level,
+        bottom,
         valid_time,
         member: key::<i64>(msg, "number").unwrap_or(0),
         edition: l("editionNumber")?,

@@ -109,3 +109,60 @@ fn layers_sharing_a_top_are_told_apart_by_their_bottom() {
         ]
     );
 }
+
+/// GRIB2 surfaces are scaled integers and ecCodes' `topLevel`/`bottomLevel` round them to
+/// whole units: GFS's soil layers (0–0.1, 0.1–0.4, 0.4–1 m, as GFS encodes them: scale factor
+/// 2) and sigma layers (0.33–1, 0.44–1) would all collide. They are read at their exact surfaces.
+#[test]
+fn scaled_surfaces_keep_their_fractions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gfs-like.grib2");
+    {
+        let _guard = vejr_ingest::grib_reader::ECCODES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
+        let mut handle = CodesHandle::new_from_file(&sample, ProductKind::GRIB).unwrap();
+        let template = handle.next().unwrap().unwrap().try_clone().unwrap();
+        let points: i64 = eccodes::KeyRead::read_key(&template, "numberOfDataPoints").unwrap();
+        let layers = [
+            ("depthBelowLandLayer", (0i64, 10i64), 280.0),
+            ("depthBelowLandLayer", (10, 40), 281.0),
+            ("depthBelowLandLayer", (40, 100), 282.0),
+            ("sigmaLayer", (33, 100), 70.0),
+            ("sigmaLayer", (44, 100), 60.0),
+        ];
+        for (n, (type_of_level, (top, bottom), value)) in layers.into_iter().enumerate() {
+            let mut m = template.try_clone().unwrap();
+            m.write_key("typeOfLevel", type_of_level).unwrap();
+            for (key, v) in [
+                ("scaleFactorOfFirstFixedSurface", 2),
+                ("scaledValueOfFirstFixedSurface", top),
+                ("scaleFactorOfSecondFixedSurface", 2),
+                ("scaledValueOfSecondFixedSurface", bottom),
+            ] {
+                m.write_key(key, v).unwrap();
+            }
+            m.write_key("shortName", if type_of_level == "sigmaLayer" { "r" } else { "t" })
+                .unwrap();
+            m.write_key("values", &vec![value; points as usize][..]).unwrap();
+            m.write_to_file(&path, n > 0).unwrap();
+        }
+    }
+    let fields = read_fields(&path, &SourceHints::default()).unwrap();
+    let names: Vec<(&str, f32)> = fields
+        .variables
+        .iter()
+        .map(|v| (v.info.name.as_str(), fields.field(v, 0, 0, 0)[0]))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("t_depthBelowLandLayer_0-0.1", 280.0),
+            ("t_depthBelowLandLayer_0.1-0.4", 281.0),
+            ("t_depthBelowLandLayer_0.4-1", 282.0),
+            ("r_sigmaLayer_0.33-1", 70.0),
+            ("r_sigmaLayer_0.44-1", 60.0)
+        ]
+    );
+}
