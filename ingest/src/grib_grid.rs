@@ -23,8 +23,10 @@ pub(crate) enum Layout {
         alternate_rows: bool,
         reorder: Reorder,
     },
-    /// Values in the file's order, one per point.
-    Points { count: usize },
+    /// One value per point: the file's order, or with `order` set, row `j` and column `i` of
+    /// the grid is file value `order[j * nx + i]` (a structured grid scanned with alternate
+    /// rows, put in plain row order).
+    Points { count: usize, order: Option<Vec<usize>> },
 }
 
 pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Result<(Grid, Layout)> {
@@ -100,8 +102,31 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
                 _ => (1, latitudes.len()),
             };
             let count = latitudes.len();
+            let order = plain_row_order(msg, shape).map_err(grib_error)?;
+            // Whether ecCodes lists the points in the file's order (row 1 then starts at the far
+            // end) or already in plain row order (its Lambert iterator does): the first point of
+            // row 1 lies next to the first of row 0.
+            let coordinates_in_file_order = order.is_some() && {
+                let chord = |a: usize, b: usize| {
+                    let xyz = |k: usize| {
+                        let (la, lo) = (latitudes[k].to_radians(), longitudes[k].to_radians());
+                        [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+                    };
+                    let (p, q) = (xyz(a), xyz(b));
+                    (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f64>()
+                };
+                let nx = shape.1;
+                chord(0, 2 * nx - 1) < chord(0, nx)
+            };
+            let (latitudes, longitudes) = match &order {
+                Some(o) if coordinates_in_file_order => (
+                    o.iter().map(|&k| latitudes[k]).collect(),
+                    o.iter().map(|&k| longitudes[k]).collect(),
+                ),
+                _ => (latitudes, longitudes),
+            };
             let grid = Grid::from_points(kind, shape, latitudes, longitudes).map_err(grid_error)?;
-            Ok((grid, Layout::Points { count }))
+            Ok((grid, Layout::Points { count, order }))
         }
         other => Err(IngestError::UnsupportedGrid {
             path: path.to_owned(),
@@ -146,12 +171,9 @@ fn file_longitudes(msg: &KeyedMessage, ni: usize) -> std::result::Result<Vec<f64
 fn point_grid_kind(grid_type: &str, msg: &KeyedMessage) -> std::result::Result<GridKind, String> {
     let l = |name: &str| key::<i64>(msg, name).map_err(|e| format!("key {name}: {e}"));
     let d = |name: &str| key::<f64>(msg, name).map_err(|e| format!("key {name}: {e}"));
+    // The points are put in plain row order on read (`plain_row_order`): what is kept is the
+    // direction of the first row and of the rows.
     let scanning = || -> std::result::Result<Scanning, String> {
-        if l("jPointsAreConsecutive")? != 0 || l("alternativeRowScanning").unwrap_or(0) != 0 {
-            return Err(format!(
-                "{grid_type} grid scanned by columns or alternate rows is not supported"
-            ));
-        }
         Ok(Scanning {
             i_negative: l("iScansNegatively")? == 1,
             j_positive: l("jScansPositively")? == 1,
@@ -233,4 +255,30 @@ fn point_grid_kind(grid_type: &str, msg: &KeyedMessage) -> std::result::Result<G
         },
         other => unreachable!("{other} is not a point grid"),
     })
+}
+
+/// The permutation that puts a structured grid scanned with alternate rows (NDFD's
+/// boustrophedon) in plain row order, None when it already is.
+fn plain_row_order(msg: &KeyedMessage, (ny, nx): (usize, usize)) -> std::result::Result<Option<Vec<usize>>, String> {
+    let l = |name: &str| key::<i64>(msg, name).map_err(|e| format!("key {name}: {e}"));
+    let by_columns = l("jPointsAreConsecutive")? != 0;
+    let alternate = l("alternativeRowScanning").unwrap_or(0) != 0;
+    if by_columns {
+        // Which way ecCodes lists such points cannot be told from distances (a transposed grid
+        // looks as regular), and no operational projected grid is scanned so.
+        return Err("a projected grid scanned by columns (jPointsAreConsecutive) is not supported".into());
+    }
+    if !alternate {
+        return Ok(None);
+    }
+    if ny < 2 {
+        return Err("a grid without rows scanned with alternate rows".into());
+    }
+    Ok(Some(
+        (0..ny)
+            .flat_map(|j| (0..nx).map(move |i| (j, i)))
+            // Every second row runs back.
+            .map(|(j, i)| j * nx + if j % 2 == 1 { nx - 1 - i } else { i })
+            .collect(),
+    ))
 }

@@ -361,7 +361,28 @@ impl GribSource {
                 .map_err(|e| grib_error(format!("unreadable message: {e}")))?
                 .ok_or_else(|| grib_error("message vanished".into()))?;
             let bitmap_present: i64 = key(msg, "bitmapPresent").unwrap_or(0);
-            if bitmap_present == 1 {
+            // Complex packing marks missing points in the data section instead of a bitmap
+            // (NDFD's grids). ecCodes decodes them as `missingValue`, and changing that key here
+            // would re-encode the field: the points equal to it are missing, checked against the
+            // count the message states.
+            let missing_in_data: i64 = key(msg, "missingValueManagementUsed").unwrap_or(0);
+            if bitmap_present == 0 && missing_in_data > 0 {
+                let missing_value: f64 = key(msg, "missingValue").map_err(|e| grib_error(e.to_string()))?;
+                let stated: i64 = key(msg, "numberOfMissing").map_err(|e| grib_error(e.to_string()))?;
+                let values: Vec<f64> = msg
+                    .read_key("values")
+                    .map_err(|e| grib_error(format!("cannot decode values: {e}")))?;
+                let found = values.iter().filter(|&&v| v == missing_value).count() as i64;
+                if found != stated {
+                    return Err(grib_error(format!(
+                        "{stated} missing values stated, {found} values equal to missingValue {missing_value}: cannot tell which points are missing"
+                    )));
+                }
+                values
+                    .into_iter()
+                    .map(|v| if v == missing_value { f64::NAN } else { v })
+                    .collect::<Vec<f64>>()
+            } else if bitmap_present == 1 {
                 // Missing points come back as `missingValue` (9999 by default, a possible real value):
                 // a sentinel no field reaches makes the mask exact.
                 let mut owned = msg.try_clone().map_err(|e| grib_error(e.to_string()))?;
@@ -408,14 +429,17 @@ impl GribSource {
                 }
                 reorder_field(&values, *ni, reorder, &mut out);
             }
-            Layout::Points { count } => {
+            Layout::Points { count, order } => {
                 if values.len() != *count {
                     return Err(grib_error(format!(
                         "{} values for a grid of {count} points",
                         values.len()
                     )));
                 }
-                out = values;
+                out = match order {
+                    Some(o) => o.iter().map(|&k| values[k]).collect(),
+                    None => values,
+                };
             }
         }
         Ok(out)

@@ -50,12 +50,22 @@ pub fn detect(path: &Path) -> Result<FileKind> {
         std::io::ErrorKind::NotFound => IngestError::NotFound { path: path.to_owned() },
         _ => IngestError::io(path, e),
     })?;
-    let mut magic = [0u8; 8];
-    let n = file.read(&mut magic).map_err(|e| IngestError::io(path, e))?;
-    let magic = &magic[..n];
+    let mut head = [0u8; 1024];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]).map_err(|e| IngestError::io(path, e))? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &head[..n];
+    let magic = &head[..n.min(8)];
+    // GRIB from NCEP's and the WMO's feeds comes after a bulletin heading (`****0000…`,
+    // `HTXA98 KWBC …`) or a Fortran record length; ecCodes skips to the first `GRIB`.
+    let grib_within_heading = head.windows(4).any(|w| w == b"GRIB");
     if magic.starts_with(b"CDF") || magic.starts_with(b"\x89HDF") {
         Ok(FileKind::Netcdf)
-    } else if magic.starts_with(b"GRIB") {
+    } else if magic.starts_with(b"GRIB") || grib_within_heading {
         Ok(FileKind::Grib)
     } else if n == 0 {
         Err(IngestError::Empty { path: path.to_owned() })

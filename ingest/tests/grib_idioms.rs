@@ -166,3 +166,38 @@ fn scaled_surfaces_keep_their_fractions() {
         ]
     );
 }
+
+/// NCEP and WMO feeds put a bulletin heading before the GRIB message (NDFD's files begin
+/// `****0000…`): the file is still GRIB, and reads as the message alone does.
+#[test]
+fn a_bulletin_heading_before_the_message_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.grib2");
+    {
+        let _guard = vejr_ingest::grib_reader::ECCODES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
+        let mut handle = CodesHandle::new_from_file(&sample, ProductKind::GRIB).unwrap();
+        let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
+        let points = eccodes::KeyRead::<i64>::read_key(&m, "numberOfDataPoints").unwrap() as usize;
+        let values: Vec<f64> = (0..points).map(|p| 280.0 + (p % 7) as f64).collect();
+        m.write_key("values", &values[..]).unwrap();
+        m.write_to_file(&plain, false).unwrap();
+    }
+    let headed = dir.path().join("headed.bin");
+    let mut bytes = b"****0000000121****\r\r\nHTXA98 KWBC 241200\r\r\n".to_vec();
+    bytes.extend(std::fs::read(&plain).unwrap());
+    std::fs::write(&headed, bytes).unwrap();
+    let (a, b) = (
+        read_fields(&plain, &SourceHints::default()).unwrap(),
+        read_fields(&headed, &SourceHints::default()).unwrap(),
+    );
+    assert_eq!(a.variables[0].data, b.variables[0].data);
+    assert!(a.grid.same_points(&b.grid, 0.0));
+    // Text that only mentions GRIB far from the start is still not a GRIB file.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, format!("{}GRIB", " ".repeat(2000))).unwrap();
+    let text = read_fields(&notes, &SourceHints::default()).unwrap_err().to_string();
+    assert!(text.contains("not a NetCDF or GRIB file"), "{text}");
+}

@@ -382,3 +382,46 @@ fn unstructured_points_from_netcdf() {
         &[100_005.0, 100_006.0, 100_007.0, 100_008.0, 100_009.0]
     );
 }
+
+/// NDFD's Lambert grids run every second row backwards (alternative row scanning): put in plain
+/// row order on read, each row's points step east along x as the projection says.
+#[test]
+fn lambert_with_alternate_rows_is_put_in_row_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ndfd-like.grib2");
+    write_from_sample(
+        &path,
+        "regular_ll_sfc_grib2.tmpl",
+        Some(30),
+        &[
+            ("shapeOfTheEarth", 1),
+            ("scaleFactorOfRadiusOfSphericalEarth", 0),
+            ("scaledValueOfRadiusOfSphericalEarth", 6_371_200),
+            ("Nx", 9),
+            ("Ny", 7),
+            ("DxInMetres", 5_079),
+            ("DyInMetres", 5_079),
+            ("iScansNegatively", 0),
+            ("jScansPositively", 1),
+            ("alternativeRowScanning", 1),
+        ],
+        &[
+            ("LaDInDegrees", 25.0),
+            ("LoVInDegrees", 265.0),
+            ("Latin1InDegrees", 25.0),
+            ("Latin2InDegrees", 25.0),
+            ("latitudeOfFirstGridPointInDegrees", 35.0),
+            ("longitudeOfFirstGridPointInDegrees", 260.0),
+        ],
+    );
+    let (_, _, values) = grib_get_data(&path);
+    let fields = read_fields(&path, &SourceHints::default()).unwrap();
+    let GridKind::LambertConformal(l) = &fields.grid.kind else {
+        panic!("{:?}", fields.grid.kind)
+    };
+    assert_on_axes(&fields, |a, o| l.forward(a, o), l.axes(), 1.0);
+    let field = fields.field(&fields.variables[0], 0, 0, 0);
+    // Row 1, column 0 (on the axes, checked above) holds the last value of the file's second row.
+    let (p, file) = (9, 2 * 9 - 1);
+    assert!((field[p] as f64 - values[file]).abs() < 1e-3);
+}
