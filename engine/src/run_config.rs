@@ -44,6 +44,10 @@ pub struct DataSection {
     pub boundary_width_points: Option<usize>,
     /// The band's width in kilometres instead (great-circle distance from the edge).
     pub boundary_width_km: Option<f64>,
+    /// Whether the network also sees the band's state at the end of each step (from the host)
+    /// as an input, so that what flows in during the step reaches the interior in that step,
+    /// not one step late. On by default with a band.
+    pub boundary_inputs: Option<bool>,
 }
 
 impl DataSection {
@@ -150,6 +154,16 @@ impl RunConfig {
         .with_static_channels(self.data.static_fields.len())
         .with_trainable_grid_features(self.model.trainable_grid_features)
         .with_grid_points(grid_points)
+        .with_boundary_channels(if self.boundary_inputs() {
+            vejr_models::boundary::boundary_input_channels(self.data.variables.len())
+        } else {
+            0
+        })
+    }
+
+    /// A band is configured and the network sees its next state.
+    pub fn boundary_inputs(&self) -> bool {
+        matches!(self.data.boundary_width(), Ok(Some(_))) && self.data.boundary_inputs.unwrap_or(true)
     }
 }
 

@@ -51,6 +51,9 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
         .unwrap()
         .expect("the checkpoint records its band");
     assert_eq!(band.points.iter().filter(|&&b| b).count(), BAND_POINTS);
+    // The network also sees the band's state at each step's end: one channel per variable and
+    // the band itself.
+    assert_eq!(meta.model.boundary_channels, 2);
     // Resuming with another band would train a different loss: refused.
     let config = dir.path().join("train.toml");
     let text = std::fs::read_to_string(&config).unwrap();

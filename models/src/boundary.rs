@@ -106,6 +106,24 @@ pub fn is_global(longitudes: &[f64]) -> bool {
     (n as f64 * step - 360.0).abs() < step * 0.5
 }
 
+/// Channels [`boundary_inputs`] adds for a model of `state_channels`.
+pub fn boundary_input_channels(state_channels: usize) -> usize {
+    state_channels + 1
+}
+
+/// What a limited-area model sees of its boundary for one step: the band's state at t+Δt from
+/// the host, normalised, zero outside the band (and where the host has no value), and the
+/// band itself (1 in it), `[batch, points, channels + 1]`. Appended to the step's forcings.
+/// `band` is `[batch, points, 1]`, 1 in the band.
+pub fn boundary_inputs<B: burn::tensor::backend::Backend>(
+    norm: &crate::Normalization,
+    next_state: burn::tensor::Tensor<B, 3>,
+    band: burn::tensor::Tensor<B, 3>,
+) -> burn::tensor::Tensor<B, 3> {
+    let state = norm.normalize(next_state) * band.clone();
+    burn::tensor::Tensor::cat(vec![state, band], 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

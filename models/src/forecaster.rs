@@ -39,6 +39,11 @@ pub struct ForecasterConfig {
     /// Grid points; needed only with `trainable_grid_features`.
     #[config(default = 0)]
     pub grid_points: usize,
+    /// A limited-area model's inputs at each step beyond the forcings: its boundary band's
+    /// state at t+Δt from the host (zero elsewhere) and the band itself
+    /// (`boundary::boundary_inputs`), appended to the forcings. 0 without.
+    #[config(default = 0)]
+    pub boundary_channels: usize,
 }
 
 impl ForecasterConfig {
@@ -47,6 +52,7 @@ impl ForecasterConfig {
     pub fn grid_inputs(&self) -> usize {
         2 * self.state_channels
             + 3 * FORCING_CHANNELS
+            + self.boundary_channels
             + self.static_channels
             + self.trainable_grid_features
             + NODE_FEATURES

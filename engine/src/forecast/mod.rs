@@ -261,9 +261,29 @@ pub fn run<B: GraphBackend>(
         });
     }
 
+    let failure: RefCell<Option<String>> = RefCell::new(None);
+    // A model that sees its band's next state gets the host's at every step.
+    let band_input = boundary.as_ref().filter(|_| meta.model.boundary_channels > 0).map(|b| {
+        let band: Vec<f32> = b.band.points.iter().map(|&p| f32::from(u8::from(p))).collect();
+        vejr_models::float_tensor::<B, 3>(band, [1, points, 1], device)
+    });
+    if meta.model.boundary_channels > 0 && band_input.is_none() {
+        return Err(CommandError::bad_input(
+            "the checkpoint's model takes its boundary band's next state as input, and no host is given",
+        ));
+    }
     let forcings_of = |k: usize| {
         let v = vejr_models::forcings::step_forcings(&grid, reference + step * k as i32, step);
-        vejr_models::float_tensor::<B, 3>(v, [1, points, 3 * FORCING_CHANNELS], device)
+        let forcings = vejr_models::float_tensor::<B, 3>(v, [1, points, 3 * FORCING_CHANNELS], device);
+        let (Some(forcing), Some(band)) = (&boundary, &band_input) else {
+            return forcings;
+        };
+        let host = forcing.state(k).unwrap_or_else(|e| {
+            failure.borrow_mut().get_or_insert(e);
+            vec![0.0; points * meta.columns.len()]
+        });
+        let inputs = vejr_models::boundary::boundary_inputs(&meta.normalization, state(host), band.clone());
+        Tensor::cat(vec![forcings, inputs], 2)
     };
     let bar = Progress::new("forecast", steps as u64, "steps");
     let started = Instant::now();
@@ -274,7 +294,6 @@ pub fn run<B: GraphBackend>(
         .ok()
         .and_then(|v| v.parse().ok())
         .map(std::time::Duration::from_millis);
-    let failure: RefCell<Option<String>> = RefCell::new(None);
     let band_mask = boundary.as_ref().map(|b| {
         let mask: Vec<bool> = b
             .band

@@ -227,6 +227,8 @@ pub struct TrainingPlan {
     /// Per grid point, whether it is in the boundary band (empty: no band).
     pub boundary: Vec<bool>,
     pub boundary_width: Option<vejr_models::boundary::BoundaryWidth>,
+    /// The network sees the band's state at the end of each step (`[data] boundary_inputs`).
+    pub boundary_inputs: bool,
 }
 
 /// A closed interval of valid times.
@@ -344,5 +346,6 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
         validation_samples,
         boundary,
         boundary_width,
+        boundary_inputs: config.boundary_inputs(),
     })
 }

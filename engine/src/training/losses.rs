@@ -181,6 +181,20 @@ impl<B: Backend> BatchTensors<B> {
         self
     }
 
+    /// Appends to each step's forcings what the network sees of the band at the step's end
+    /// (`vejr_models::boundary::boundary_inputs`): the targets there, from the analyses.
+    pub fn with_boundary_inputs(mut self, norm: &vejr_models::Normalization) -> Self {
+        let Some(band) = &self.boundary else {
+            return self;
+        };
+        let band = band.clone().slice([0..self.size, 0..band.dims()[1], 0..1]).float();
+        for (k, forcing) in self.forcings.iter_mut().enumerate() {
+            let inputs = vejr_models::boundary::boundary_inputs(norm, self.targets[k].clone(), band.clone());
+            *forcing = Tensor::cat(vec![forcing.clone(), inputs], 2);
+        }
+        self
+    }
+
     /// Step `k`'s predicted state with the boundary band set to the analyses.
     pub fn force_boundary(&self, k: usize, next: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.boundary {
@@ -377,6 +391,37 @@ mod tests {
         let predicted = vejr_models::float_tensor::<B, 3>(vec![0.0; 4], [1, 4, 1], &device);
         let forced: Vec<f32> = t.force_boundary(0, predicted).into_data().to_vec().unwrap();
         assert_eq!(forced, [5.0, 0.0, 0.0, 0.0], "only the band takes the target");
+    }
+
+    #[test]
+    fn the_network_sees_the_band_at_the_step_end_normalised_and_nothing_elsewhere() {
+        type B = NdArray;
+        let device = Default::default();
+        let batch = Batch {
+            size: 1,
+            previous: vec![0.0; 4],
+            current: vec![1.0; 4],
+            targets: vec![vec![5.0, 6.0, f32::NAN, 8.0]],
+            forcings: vec![vec![0.5; 4 * 15]],
+            statics: None,
+            times: vec![],
+        };
+        let norm = Normalization {
+            mean: vec![4.0],
+            stdev: vec![2.0],
+            tendency_mean: vec![0.0],
+            tendency_stdev: vec![1.0],
+        };
+        let band = [true, false, true, false];
+        let t = BatchTensors::<B>::new(&batch, 1, &[1.0; 4], &device)
+            .with_boundary(&band, 1, &device)
+            .with_boundary_inputs(&norm);
+        assert_eq!(t.forcings[0].dims(), [1, 4, 15 + 2]);
+        let f: Vec<f32> = t.forcings[0].clone().into_data().to_vec().unwrap();
+        let extra: Vec<[f32; 2]> = f.chunks(17).map(|p| [p[15], p[16]]).collect();
+        // (5 − 4) / 2 in the band; outside it, and where the analysis is missing, zero.
+        assert_eq!(extra, [[0.5, 1.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]);
+        assert!(f.chunks(17).all(|p| p[..15].iter().all(|&v| v == 0.5)), "forcings kept");
     }
 
     #[test]

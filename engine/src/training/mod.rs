@@ -327,17 +327,21 @@ pub fn train<B: GraphAutodiffBackend>(
         dist,
         device,
     };
+    let boundary_inputs = plan.boundary_inputs;
     let run_steps = || -> Result<(), String> {
         for step in first_step..end_step {
             injected_rank_fault(dist.rank, step);
             let (produced, batch) = loader.next()?;
             debug_assert_eq!(produced, step);
             let step_started = Instant::now();
-            let tensors = BatchTensors::<B>::new(&batch, columns.len(), &weights.area, device).with_boundary(
+            let mut tensors = BatchTensors::<B>::new(&batch, columns.len(), &weights.area, device).with_boundary(
                 &weights.boundary,
                 columns.len(),
                 device,
             );
+            if boundary_inputs {
+                tensors = tensors.with_boundary_inputs(&norm);
+            }
             let lr = schedule.at(step);
             let (next, outcome) = step::training_step(model, &mut optimizer, &tensors, lr, &step_context)
                 .map_err(|e| format!("step {step}: {e}"))?;

@@ -22,6 +22,7 @@ pub struct Validator<B: GraphAutodiffBackend> {
     reader: Arc<SampleReader>,
     columns: Vec<String>,
     device: burn::tensor::Device<B::InnerBackend>,
+    boundary_inputs: bool,
 }
 
 pub struct Scores {
@@ -75,6 +76,7 @@ impl<B: GraphAutodiffBackend> Validator<B> {
                 .collect(),
             reader,
             device,
+            boundary_inputs: plan.boundary_inputs,
         }
     }
 
@@ -85,8 +87,11 @@ impl<B: GraphAutodiffBackend> Validator<B> {
         let mut persistence_se = vec![(0.0, 0.0); c];
         for chunk in self.samples.chunks(self.batch_size) {
             let batch = self.reader.batch(chunk, 1)?;
-            let tensors = BatchTensors::<B::InnerBackend>::new(&batch, c, &self.weights.area, &self.device)
+            let mut tensors = BatchTensors::<B::InnerBackend>::new(&batch, c, &self.weights.area, &self.device)
                 .with_boundary(&self.weights.boundary, c, &self.device);
+            if self.boundary_inputs {
+                tensors = tensors.with_boundary_inputs(&self.norm);
+            }
             let mut predicted = Vec::new();
             let l = losses::rollout_loss(model, &self.graph, &self.norm, &tensors, &self.error_weights, |_, s| {
                 predicted = s
