@@ -125,6 +125,8 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
                 ),
                 _ => (latitudes, longitudes),
             };
+            let mut kind = kind;
+            directions_from_points(&mut kind, &latitudes, &longitudes, shape);
             let grid = Grid::from_points(kind, shape, latitudes, longitudes).map_err(grid_error)?;
             Ok((grid, Layout::Points { count, order }))
         }
@@ -281,4 +283,31 @@ fn plain_row_order(msg: &KeyedMessage, (ny, nx): (usize, usize)) -> std::result:
             .map(|(j, i)| j * nx + if j % 2 == 1 { nx - 1 - i } else { i })
             .collect(),
     ))
+}
+
+/// The directions of a projected grid's rows and columns as its points run, in projection
+/// coordinates. They are what the scanning keys say, except where an ecCodes iterator lists
+/// the points another way (its polar stereographic one runs rows towards +y whatever
+/// `jScansPositively` says): the CF axes written later must follow the points as stored.
+fn directions_from_points(kind: &mut GridKind, latitudes: &[f64], longitudes: &[f64], (ny, nx): (usize, usize)) {
+    let projection: &GridKind = kind;
+    let forward = |p: usize| match projection {
+        GridKind::LambertConformal(l) => Some(l.forward(latitudes[p], longitudes[p])),
+        GridKind::PolarStereographic(s) => Some(s.forward(latitudes[p], longitudes[p])),
+        _ => None,
+    };
+    let (Some(first), Some(along), Some(down)) = (
+        forward(0),
+        (nx > 1).then(|| forward(1)).flatten(),
+        (ny > 1).then(|| forward(nx)).flatten(),
+    ) else {
+        return;
+    };
+    let scanning = match kind {
+        GridKind::LambertConformal(l) => &mut l.scanning,
+        GridKind::PolarStereographic(s) => &mut s.scanning,
+        _ => return,
+    };
+    scanning.i_negative = along.0 < first.0;
+    scanning.j_positive = down.1 > first.1;
 }

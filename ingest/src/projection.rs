@@ -118,7 +118,7 @@ impl RotatedLatLon {
     /// Rotated longitudes along a row and rotated latitudes down the rows, degrees.
     pub fn axes(&self) -> (Vec<f64>, Vec<f64>) {
         regular_axes(
-            self.first_longitude,
+            centred(self.first_longitude),
             self.first_latitude,
             self.di,
             self.dj,

@@ -216,32 +216,35 @@ fn rotated_lat_lon_grib2() {
 
 #[test]
 fn polar_stereographic_grib2() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("polar.grib2");
-    write_from_sample(
-        &path,
-        "polar_stereographic_sfc_grib2.tmpl",
-        None,
-        &[
-            ("Nx", 16),
-            ("Ny", 31),
-            ("DxInMetres", 25_000),
-            ("DyInMetres", 25_000),
-            ("jScansPositively", 1),
-        ],
-        &[
-            ("latitudeOfFirstGridPointInDegrees", 60.0),
-            ("longitudeOfFirstGridPointInDegrees", 350.0),
-            ("LaDInDegrees", 60.0),
-            ("orientationOfTheGridInDegrees", 0.0),
-        ],
-    );
-    let fields = assert_same_as_eccodes(&path);
-    let GridKind::PolarStereographic(p) = &fields.grid.kind else {
-        panic!("{:?}", fields.grid.kind)
-    };
-    assert!(!p.south_pole);
-    assert_on_axes(&fields, |a, o| p.forward(a, o), p.axes(), 1.0);
+    // Both row directions: the axes follow the points as ecCodes lists them.
+    for j_positive in [1, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("polar.grib2");
+        write_from_sample(
+            &path,
+            "polar_stereographic_sfc_grib2.tmpl",
+            None,
+            &[
+                ("Nx", 16),
+                ("Ny", 31),
+                ("DxInMetres", 25_000),
+                ("DyInMetres", 25_000),
+                ("jScansPositively", j_positive),
+            ],
+            &[
+                ("latitudeOfFirstGridPointInDegrees", 60.0),
+                ("longitudeOfFirstGridPointInDegrees", 350.0),
+                ("LaDInDegrees", 60.0),
+                ("orientationOfTheGridInDegrees", 0.0),
+            ],
+        );
+        let fields = assert_same_as_eccodes(&path);
+        let GridKind::PolarStereographic(p) = &fields.grid.kind else {
+            panic!("{:?}", fields.grid.kind)
+        };
+        assert!(!p.south_pole);
+        assert_on_axes(&fields, |a, o| p.forward(a, o), p.axes(), 1.0);
+    }
 }
 
 #[test]
