@@ -4,6 +4,7 @@
 pub mod allocator;
 pub mod analyses;
 pub mod backend;
+pub mod boundary_host;
 pub mod commands;
 pub mod date_argument;
 pub mod forecast;

@@ -48,6 +48,11 @@ pub struct DataSection {
     /// as an input, so that what flows in during the step reaches the interior in that step,
     /// not one step late. On by default with a band.
     pub boundary_inputs: Option<bool>,
+    /// Where the band's state comes from in training: a store or NetCDF/GRIB files (paths or
+    /// globs, relative to this file) of a host model or another reanalysis, on any grid. The
+    /// store's own analyses when absent.
+    #[serde(default)]
+    pub boundary_host: Vec<PathBuf>,
 }
 
 impl DataSection {
@@ -112,6 +117,12 @@ impl RunConfig {
                 vejr_ingest::store::config::toml_error(&text, &e)
             )
         })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+        for host in &mut config.data.boundary_host {
+            if host.is_relative() {
+                *host = base.join(&*host);
+            }
+        }
         if config.data.store.is_relative() {
             config.data.store = path.parent().unwrap_or(Path::new(".")).join(&config.data.store);
         }

@@ -23,7 +23,7 @@ pub struct EvaluateArgs<'a> {
 }
 
 /// Paths as given, a glob (`era5/*.grib`, quoted so that the shell leaves it) expanded.
-fn expand(option: &str, given: &[PathBuf]) -> Result<Vec<PathBuf>, CommandError> {
+pub(crate) fn expand(option: &str, given: &[PathBuf]) -> Result<Vec<PathBuf>, CommandError> {
     let mut paths = Vec::new();
     for p in given {
         let text = p.to_string_lossy();

@@ -7,12 +7,10 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vejr_ingest::parameter_identity::ParameterKey;
-use vejr_ingest::units::{Conversion, field_conversion};
 use vejr_models::boundary::BoundaryWidth;
 use vejr_models::checkpoint::CheckpointMetadata;
 
-use crate::analyses::Analyses;
+use crate::boundary_host::BoundaryHost;
 
 /// What the checkpoint says of its band.
 pub struct Band {
@@ -40,9 +38,7 @@ pub fn band_of(meta: &CheckpointMetadata) -> Result<Option<Band>, String> {
 
 pub struct BoundaryForcing {
     pub band: Band,
-    host: Analyses,
-    /// Per model channel: the host's column and the conversion to the checkpoint's units.
-    channels: Vec<(usize, Option<Conversion>)>,
+    host: BoundaryHost,
     reference: DateTime<Utc>,
     step: TimeDelta,
     /// Where the band came from, for the output's provenance.
@@ -59,73 +55,21 @@ impl BoundaryForcing {
         reference: DateTime<Utc>,
         steps: usize,
     ) -> Result<Self, String> {
-        let mut host = Analyses::open(paths).map_err(|m| format!("--boundary: {m}"))?;
-        if let Some(note) = host
-            .interpolate_onto(&crate::model_grid::checkpoint_grid(meta)?)
-            .map_err(|m| format!("--boundary: {m}"))?
-        {
+        let grid = crate::model_grid::checkpoint_grid(meta)?;
+        let (host, note) =
+            BoundaryHost::open(paths, &grid, &super::columns_of(meta)).map_err(|m| format!("--boundary: {m}"))?;
+        if let Some(note) = note {
             eprintln!("forecast: boundary: {note}");
         }
-        let mut problems = Vec::new();
-        let mut channels = Vec::new();
-        for column in super::columns_of(meta) {
-            let found = host.find(&ParameterKey::of_column(&column));
-            let c = match found {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    problems.push(format!("{} is not in the host", column.name));
-                    continue;
-                }
-                Err(m) => {
-                    problems.push(m);
-                    continue;
-                }
-            };
-            let have = &host.columns[c];
-            let conversion = match column.units.as_deref() {
-                None => None,
-                target => match field_conversion(
-                    have.units.as_deref(),
-                    target,
-                    have.standard_name.as_deref(),
-                    "the checkpoint's",
-                ) {
-                    Ok(conversion) => conversion,
-                    Err(m) => {
-                        problems.push(format!("{} {m}", have.name));
-                        None
-                    }
-                },
-            };
-            channels.push((c, conversion));
-        }
         let step = TimeDelta::seconds(meta.time_step_seconds);
-        let missing: Vec<DateTime<Utc>> = (1..=steps as i32)
-            .map(|k| reference + step * k)
-            .filter(|t| host.times.binary_search(t).is_err())
-            .collect();
-        if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
-            problems.push(format!(
-                "the host has no state at {} valid time(s) of the forecast ({} to {}); its times run {} to {}",
-                missing.len(),
-                first.format("%Y-%m-%dT%H:%MZ"),
-                last.format("%Y-%m-%dT%H:%MZ"),
-                host.times
-                    .first()
-                    .map_or("-".into(), |t| t.format("%Y-%m-%dT%H:%MZ").to_string()),
-                host.times
-                    .last()
-                    .map_or("-".into(), |t| t.format("%Y-%m-%dT%H:%MZ").to_string()),
-            ));
-        }
-        if !problems.is_empty() {
-            return Err(format!("boundary from {}: {}", host.description, problems.join("; ")));
+        let valid: Vec<DateTime<Utc>> = (1..=steps as i32).map(|k| reference + step * k).collect();
+        if let Some(problem) = host.missing(&valid) {
+            return Err(format!("boundary: {problem}"));
         }
         Ok(Self {
             description: format!("{} ({} band)", host.description, band.width),
             band,
             host,
-            channels,
             reference,
             step,
         })
@@ -134,22 +78,6 @@ impl BoundaryForcing {
     /// The host's state `[point][channel]` valid at step `k`'s time (k = 0 is t+Δt); only the
     /// band's points are used.
     pub fn state(&self, k: usize) -> Result<Vec<f32>, String> {
-        let valid = self.reference + self.step * (k as i32 + 1);
-        let c = self.channels.len();
-        let points = self.band.points.len();
-        let mut out = vec![0.0f32; points * c];
-        for (channel, (column, conversion)) in self.channels.iter().enumerate() {
-            let mut field = self
-                .host
-                .field(*column, valid)?
-                .ok_or_else(|| format!("boundary: {} lost its state at {valid}", self.host.description))?;
-            if let Some(how) = conversion {
-                how.apply(&mut field);
-            }
-            for (p, v) in field.into_iter().enumerate() {
-                out[p * c + channel] = v;
-            }
-        }
-        Ok(out)
+        self.host.state(self.reference + self.step * (k as i32 + 1))
     }
 }

@@ -104,6 +104,9 @@ pub struct SampleReader {
     pub static_columns: Vec<usize>,
     pub grid: GridPoints,
     statics: Option<Vec<f32>>,
+    /// A separate host for the boundary band: the band of every target is its state, not the
+    /// analyses' (the band has no weight in the loss: it is what the model is forced with).
+    boundary_host: Option<(std::sync::Mutex<crate::boundary_host::BoundaryHost>, Vec<bool>)>,
 }
 
 pub fn grid_points(store: &Store) -> GridPoints {
@@ -119,12 +122,35 @@ impl SampleReader {
             static_columns,
             grid,
             statics: None,
+            boundary_host: None,
         };
         // Static fields do not change: read them once, from the first time.
         if !reader.static_columns.is_empty() {
             reader.statics = Some(reader.fields(0, &reader.static_columns.clone())?);
         }
         Ok(reader)
+    }
+
+    /// Takes every target's boundary band (`band` per point) from `host`.
+    pub fn with_boundary_host(mut self, host: crate::boundary_host::BoundaryHost, band: Vec<bool>) -> Self {
+        self.boundary_host = Some((std::sync::Mutex::new(host), band));
+        self
+    }
+
+    /// `fields(t)` of the predicted columns, with the band from the host when there is one.
+    fn target(&self, t: usize) -> Result<Vec<f32>, String> {
+        let mut state = self.fields(t, &self.columns)?;
+        if let Some((host, band)) = &self.boundary_host {
+            let from_host = host
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .state(self.store.dates[t])?;
+            let c = self.columns.len();
+            for (p, _) in band.iter().enumerate().filter(|(_, b)| **b) {
+                state[p * c..(p + 1) * c].copy_from_slice(&from_host[p * c..(p + 1) * c]);
+            }
+        }
+        Ok(state)
     }
 
     pub fn statics(&self) -> Option<&[f32]> {
@@ -159,9 +185,7 @@ impl SampleReader {
             size: 1,
             previous: self.fields(t - 1, &self.columns)?,
             current: self.fields(t, &self.columns)?,
-            targets: (1..=rollout)
-                .map(|k| self.fields(t + k, &self.columns))
-                .collect::<Result<_, _>>()?,
+            targets: (1..=rollout).map(|k| self.target(t + k)).collect::<Result<_, _>>()?,
             forcings: (0..rollout).map(|k| self.step_forcings(time + dt * k as i32)).collect(),
             statics: self.statics.clone(),
             times: vec![time],

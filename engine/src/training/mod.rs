@@ -244,10 +244,10 @@ pub fn train<B: GraphAutodiffBackend>(
     } else {
         None
     };
-    let reader = Arc::new(
-        SampleReader::new(store.clone(), plan.columns.clone(), plan.static_columns.clone())
-            .map_err(CommandError::failure)?,
-    );
+    let reader = SampleReader::new(store.clone(), plan.columns.clone(), plan.static_columns.clone())
+        .map_err(CommandError::failure)?;
+    let (reader, boundary_host) = with_boundary_host(reader, config, &plan, &t, &store, dist.is_root())?;
+    let reader = Arc::new(reader);
     let curriculum = t.clone();
     let loader = Loader::start(
         reader.clone(),
@@ -290,6 +290,7 @@ pub fn train<B: GraphAutodiffBackend>(
             // The boundary band: forecasts take it from a host at every step.
             "boundary": plan.boundary_width.map(|width| serde_json::json!({
                 "width": width,
+                "host": boundary_host.as_deref().unwrap_or("the store's analyses"),
                 "points": plan.boundary.iter().enumerate().filter(|(_, b)| **b).map(|(p, _)| p).collect::<Vec<_>>(),
             })),
         }),
@@ -537,4 +538,49 @@ fn changes_since(
         ));
     }
     changed
+}
+
+/// The training boundary's host when `[data] boundary_host` names one: it must have every
+/// variable trained on and a state at every time of the training and validation periods.
+/// Returns the reader that takes the band from it, and the host's description.
+fn with_boundary_host(
+    reader: SampleReader,
+    config: &RunConfig,
+    plan: &config::TrainingPlan,
+    t: &config::TrainingSection,
+    store: &Store,
+    root: bool,
+) -> Result<(SampleReader, Option<String>), CommandError> {
+    if config.data.boundary_host.is_empty() {
+        return Ok((reader, None));
+    }
+    if plan.boundary.is_empty() {
+        return Err(CommandError::bad_input(
+            "[data] boundary_host names a host, and there is no boundary band (set boundary_width_points or boundary_width_km)",
+        ));
+    }
+    let paths = crate::commands::evaluate::expand("[data] boundary_host", &config.data.boundary_host)?;
+    let columns: Vec<vejr_ingest::store::Column> = plan.columns.iter().map(|&c| store.columns[c].clone()).collect();
+    let (host, note) =
+        crate::boundary_host::BoundaryHost::open(&paths, &store.grid, &columns).map_err(CommandError::bad_input)?;
+    let needed: Vec<chrono::DateTime<chrono::Utc>> = store
+        .dates
+        .iter()
+        .filter(|d| (t.train_start..=t.train_end).contains(*d) || (t.validation_start..=t.validation_end).contains(*d))
+        .copied()
+        .collect();
+    if let Some(problem) = host.missing(&needed) {
+        return Err(CommandError::bad_input(format!("[data] boundary_host: {problem}")));
+    }
+    if root {
+        if let Some(note) = note {
+            eprintln!("train: boundary host: {note}");
+        }
+        eprintln!("train: boundary band from {}", host.description);
+    }
+    let description = host.description.clone();
+    Ok((
+        reader.with_boundary_host(host, plan.boundary.clone()),
+        Some(description),
+    ))
 }
