@@ -166,7 +166,11 @@ pub fn read_metadata(path: &Path) -> Result<CheckpointMetadata, CheckpointError>
 
 /// Model options added after checkpoints were first written, with the value that means "not
 /// used" (Burn's config deserialiser has no defaults): older checkpoints keep loading.
-const LATER_MODEL_FIELDS: [(&str, u64); 2] = [("trainable_grid_features", 0), ("grid_points", 0)];
+const LATER_MODEL_FIELDS: [(&str, u64); 3] = [
+    ("trainable_grid_features", 0),
+    ("grid_points", 0),
+    ("boundary_channels", 0),
+];
 
 fn with_later_model_fields(header: &mut serde_json::Value) {
     if let Some(model) = header
