@@ -5,8 +5,8 @@
 //! ours. Every point must be connected both ways, and the mesh must follow the domain's outline:
 //! no node beyond the margin, fewer nodes than a latitude–longitude box around it would keep.
 
-use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, KeyWrite, ProductKind};
-use vejr_ingest::parameter_identity::samples_path;
+use eccodes::{KeyRead, KeyWrite};
+use vejr_ingest::test_data::grib_from_sample;
 use vejr_models::graph::icosahedral_mesh::{hierarchy, lat_lon_to_xyz, longest_edge};
 use vejr_models::graph::{GRID_TO_MESH_RADIUS, WeatherGraph};
 
@@ -15,34 +15,32 @@ const NY: usize = 59;
 
 /// (latitudes, longitudes) of every point, as ecCodes computes them.
 fn danra_points() -> (Vec<f64>, Vec<f64>) {
-    let _guard = vejr_ingest::grib_reader::ECCODES.lock().unwrap();
-    let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
-    let mut handle = CodesHandle::new_from_file(&sample, ProductKind::GRIB).unwrap();
-    let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
-    m.write_key("gridDefinitionTemplateNumber", 30i64).unwrap();
-    for (key, value) in [
-        ("shapeOfTheEarth", 1i64),
-        ("scaleFactorOfRadiusOfSphericalEarth", 0),
-        ("scaledValueOfRadiusOfSphericalEarth", 6_367_470),
-        ("Nx", NX as i64),
-        ("Ny", NY as i64),
-        ("DxInMetres", 25_000),
-        ("DyInMetres", 25_000),
-        ("iScansNegatively", 0),
-        ("jScansPositively", 1),
-    ] {
-        m.write_key(key, value).unwrap();
-    }
-    for (key, value) in [
-        ("LaDInDegrees", 56.7),
-        ("LoVInDegrees", 25.0),
-        ("Latin1InDegrees", 56.7),
-        ("Latin2InDegrees", 56.7),
-        ("latitudeOfFirstGridPointInDegrees", 47.6),
-        ("longitudeOfFirstGridPointInDegrees", 355.0),
-    ] {
-        m.write_key(key, value).unwrap();
-    }
+    let _guard = vejr_ingest::grib_reader::ECCODES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut m = grib_from_sample(
+        "regular_ll_sfc_grib2.tmpl",
+        Some(30),
+        &[
+            ("shapeOfTheEarth", 1),
+            ("scaleFactorOfRadiusOfSphericalEarth", 0),
+            ("scaledValueOfRadiusOfSphericalEarth", 6_367_470),
+            ("Nx", NX as i64),
+            ("Ny", NY as i64),
+            ("DxInMetres", 25_000),
+            ("DyInMetres", 25_000),
+            ("iScansNegatively", 0),
+            ("jScansPositively", 1),
+        ],
+        &[
+            ("LaDInDegrees", 56.7),
+            ("LoVInDegrees", 25.0),
+            ("Latin1InDegrees", 56.7),
+            ("Latin2InDegrees", 56.7),
+            ("latitudeOfFirstGridPointInDegrees", 47.6),
+            ("longitudeOfFirstGridPointInDegrees", 355.0),
+        ],
+    );
     m.write_key("values", &vec![0.0; NX * NY][..]).unwrap();
     let grid_type: String = m.read_key("gridType").unwrap();
     assert_eq!(grid_type, "lambert");

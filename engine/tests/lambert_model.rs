@@ -6,11 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use eccodes::{CodesHandle, FallibleStreamingIterator, KeyWrite, ProductKind};
+use eccodes::KeyWrite;
 use vejr_ingest::grid::GridKind;
-use vejr_ingest::parameter_identity::samples_path;
 use vejr_ingest::regrid::Regridder;
-use vejr_ingest::test_data::shared_file;
+use vejr_ingest::test_data::{grib_from_sample, shared_file};
 use vejr_ingest::{SourceHints, read_fields};
 
 mod common;
@@ -21,35 +20,30 @@ const NY: usize = 12;
 
 /// The Lambert template message (Lambert over the British Isles, 40 km, spherical R = 6,367,470 m).
 fn lambert_message() -> eccodes::KeyedMessage {
-    let sample = samples_path().join("regular_ll_sfc_grib2.tmpl");
-    let mut handle = CodesHandle::new_from_file(&sample, ProductKind::GRIB).unwrap();
-    let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
-    m.write_key("gridDefinitionTemplateNumber", 30i64).unwrap();
-    for (key, value) in [
-        ("shapeOfTheEarth", 1i64),
-        ("scaleFactorOfRadiusOfSphericalEarth", 0),
-        ("scaledValueOfRadiusOfSphericalEarth", 6_367_470),
-        ("Nx", NX as i64),
-        ("Ny", NY as i64),
-        ("numberOfDataPoints", (NX * NY) as i64),
-        ("DxInMetres", 40_000),
-        ("DyInMetres", 40_000),
-        ("iScansNegatively", 0),
-        ("jScansPositively", 1),
-        ("bitsPerValue", 16),
-    ] {
-        m.write_key(key, value).unwrap();
-    }
-    for (key, value) in [
-        ("LaDInDegrees", 54.0),
-        ("LoVInDegrees", 356.0),
-        ("Latin1InDegrees", 54.0),
-        ("Latin2InDegrees", 54.0),
-        ("latitudeOfFirstGridPointInDegrees", 50.6),
-        ("longitudeOfFirstGridPointInDegrees", 352.5),
-    ] {
-        m.write_key(key, value).unwrap();
-    }
+    let mut m = grib_from_sample(
+        "regular_ll_sfc_grib2.tmpl",
+        Some(30),
+        &[
+            ("shapeOfTheEarth", 1),
+            ("scaleFactorOfRadiusOfSphericalEarth", 0),
+            ("scaledValueOfRadiusOfSphericalEarth", 6_367_470),
+            ("Nx", NX as i64),
+            ("Ny", NY as i64),
+            ("DxInMetres", 40_000),
+            ("DyInMetres", 40_000),
+            ("iScansNegatively", 0),
+            ("jScansPositively", 1),
+            ("bitsPerValue", 16),
+        ],
+        &[
+            ("LaDInDegrees", 54.0),
+            ("LoVInDegrees", 356.0),
+            ("Latin1InDegrees", 54.0),
+            ("Latin2InDegrees", 54.0),
+            ("latitudeOfFirstGridPointInDegrees", 50.6),
+            ("longitudeOfFirstGridPointInDegrees", 352.5),
+        ],
+    );
     m.write_key("shortName", "2t").unwrap();
     m
 }

@@ -7,13 +7,12 @@
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use eccodes::{CodesHandle, FallibleStreamingIterator, KeyWrite, ProductKind};
+use eccodes::KeyWrite;
 use vejr_engine::forecast::ForecastOutput;
 use vejr_engine::forecast::grib_output::GribWriter;
 use vejr_engine::forecast::netcdf_output::{ForecastWriter, OutputGrid};
-use vejr_ingest::parameter_identity::samples_path;
 use vejr_ingest::store::Column;
-use vejr_ingest::test_data::shared_file;
+use vejr_ingest::test_data::{grib_from_sample, shared_file};
 use vejr_ingest::{Grid, GridKind, SourceHints, read_fields};
 
 fn grid_from_sample(path: &Path, sample: &str, ints: &[(&str, i64)], floats: &[(&str, f64)]) -> Grid {
@@ -21,16 +20,8 @@ fn grid_from_sample(path: &Path, sample: &str, ints: &[(&str, i64)], floats: &[(
         let _guard = vejr_ingest::grib_reader::ECCODES
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let mut handle = CodesHandle::new_from_file(samples_path().join(sample), ProductKind::GRIB).unwrap();
-        let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
-        for &(key, value) in ints {
-            m.write_key(key, value).unwrap();
-        }
-        for &(key, value) in floats {
-            m.write_key(key, value).unwrap();
-        }
+        let mut m = grib_from_sample(sample, None, ints, floats);
         let n = (ints[0].1 * ints[1].1) as usize;
-        m.write_key("numberOfDataPoints", n as i64).unwrap();
         m.write_key("values", &vec![280.0; n][..]).unwrap();
         m.write_to_file(path, false).unwrap();
     }

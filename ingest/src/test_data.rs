@@ -46,3 +46,36 @@ pub fn system_file(path: &str) -> PathBuf {
     }
     p
 }
+
+/// A GRIB message made by ecCodes from one of its samples (`/usr/share/eccodes/samples`) with
+/// the given grid keys: for tests of grids no shared file has (Lambert, rotated, polar). Hold
+/// [`crate::grib_reader::ECCODES`] while using it. `template` switches the grid definition
+/// template first (30 for Lambert on a regular sample); a structured grid's point count is set
+/// from its `Ni`/`Nx` × `Nj`/`Ny`, which GRIB2 would otherwise keep from the sample.
+pub fn grib_from_sample(
+    sample: &str,
+    template: Option<i64>,
+    ints: &[(&str, i64)],
+    floats: &[(&str, f64)],
+) -> eccodes::KeyedMessage {
+    use eccodes::{CodesHandle, FallibleStreamingIterator, KeyWrite, ProductKind};
+    let path = crate::parameter_identity::samples_path().join(sample);
+    let mut handle = CodesHandle::new_from_file(&path, ProductKind::GRIB)
+        .unwrap_or_else(|e| panic!("ecCodes sample {}: {e}", path.display()));
+    let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
+    if let Some(t) = template {
+        m.write_key("gridDefinitionTemplateNumber", t).unwrap();
+    }
+    for &(key, value) in ints {
+        m.write_key(key, value).unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    for &(key, value) in floats {
+        m.write_key(key, value).unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let get = |names: [&str; 2]| ints.iter().find(|(k, _)| names.contains(k)).map(|&(_, v)| v);
+    if let (Some(ni), Some(nj)) = (get(["Ni", "Nx"]), get(["Nj", "Ny"])) {
+        // GRIB1 derives it (read-only there).
+        let _ = m.write_key("numberOfDataPoints", ni * nj);
+    }
+    m
+}

@@ -11,6 +11,7 @@ use std::path::Path;
 use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, KeyWrite, ProductKind};
 use vejr_ingest::grid::GridKind;
 use vejr_ingest::parameter_identity::samples_path;
+use vejr_ingest::test_data::grib_from_sample;
 use vejr_ingest::{SourceHints, read_fields};
 
 /// ecCodes' own reading of the first message of `path`: (latitudes, longitudes, values).
@@ -32,26 +33,9 @@ fn write_from_sample(path: &Path, sample: &str, template: Option<i64>, ints: &[(
     let _guard = vejr_ingest::grib_reader::ECCODES
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let mut handle = CodesHandle::new_from_file(samples_path().join(sample), ProductKind::GRIB).unwrap();
-    let mut m = handle.next().unwrap().unwrap().try_clone().unwrap();
-    if let Some(t) = template {
-        m.write_key("gridDefinitionTemplateNumber", t).unwrap();
-    }
-    for &(key, value) in ints {
-        m.write_key(key, value).unwrap();
-    }
-    for &(key, value) in floats {
-        m.write_key(key, value).unwrap();
-    }
+    let mut m = grib_from_sample(sample, template, ints, floats);
     m.write_key("bitsPerValue", 24i64).unwrap();
-    // GRIB2 keeps the sample's point count unless told: Ni × Nj of a structured grid.
-    let n: i64 = ["Ni", "Nx"]
-        .iter()
-        .find_map(|k| ints.iter().find(|(key, _)| key == k))
-        .map(|&(_, ni)| ni * ints.iter().find(|(k, _)| *k == "Nj" || *k == "Ny").unwrap().1)
-        .unwrap_or_else(|| m.read_key("numberOfDataPoints").unwrap());
-    // GRIB1 derives it (read-only there).
-    let _ = m.write_key("numberOfDataPoints", n);
+    let n: i64 = m.read_key("numberOfDataPoints").unwrap();
     let values: Vec<f64> = (0..n).map(|p| 250.0 + 0.01 * p as f64 + (p % 7) as f64).collect();
     m.write_key("values", &values[..]).unwrap();
     m.write_to_file(path, false).unwrap();
