@@ -272,13 +272,26 @@ pub fn run<B: GraphBackend>(
             "the checkpoint's model takes its boundary band's next state as input, and no host is given",
         ));
     }
+    // The host's state at step k's end is read once: the boundary inputs take it before the
+    // step, the band after it.
+    let last_host: RefCell<Option<(usize, Vec<f32>)>> = RefCell::new(None);
+    let host_state = |forcing: &BoundaryForcing, k: usize| -> Result<Vec<f32>, String> {
+        if let Some((at, values)) = last_host.borrow().as_ref()
+            && *at == k
+        {
+            return Ok(values.clone());
+        }
+        let values = forcing.state(k)?;
+        *last_host.borrow_mut() = Some((k, values.clone()));
+        Ok(values)
+    };
     let forcings_of = |k: usize| {
         let v = vejr_models::forcings::step_forcings(&grid, reference + step * k as i32, step);
         let forcings = vejr_models::float_tensor::<B, 3>(v, [1, points, 3 * FORCING_CHANNELS], device);
         let (Some(forcing), Some(band)) = (&boundary, &band_input) else {
             return forcings;
         };
-        let host = forcing.state(k).unwrap_or_else(|e| {
+        let host = host_state(forcing, k).unwrap_or_else(|e| {
             failure.borrow_mut().get_or_insert(e);
             vec![0.0; points * meta.columns.len()]
         });
@@ -320,7 +333,7 @@ pub fn run<B: GraphBackend>(
             let (Some(forcing), Some(mask)) = (&boundary, &band_mask) else {
                 return next;
             };
-            match forcing.state(k) {
+            match host_state(forcing, k) {
                 Ok(host) => next.mask_where(mask.clone(), state(host)),
                 Err(e) => {
                     failure.borrow_mut().get_or_insert(e);
