@@ -222,9 +222,6 @@ fn a_lambert_regional_model_trains_forecasts_and_is_scored_on_its_own_grid() {
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("map_2t_"))
         .collect();
     assert!(!maps.is_empty());
-    if let Ok(keep) = std::env::var("VEJR_TEST_KEEP_MAP") {
-        std::fs::copy(&maps[0], keep).unwrap();
-    }
     let grib_scores = evaluate_scores(&grib, &store_path, &dir.path().join("grib-scores"));
     assert!(grib_scores.lines().any(|l| l.starts_with("model,2t")), "{grib_scores}");
 }
