@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use vejr_engine::training::parameters::max_relative_difference;
 
 mod common;
-use common::{checkpoint_weights, metrics, set_model, stderr, stdout, train_config, vejr};
+use common::{checkpoint_weights, metrics, set_model, stderr, stdout, train_config, uk_store, vejr};
 
 #[test]
 fn bad_configs_stop_at_start_up_with_one_line() {
     type Overrides<'a> = &'a [(&'a str, &'a str)];
-    let cases: [(Overrides, &str, &str); 5] = [
+    let cases: [(Overrides, &str, &str); 6] = [
         (
             &[("precision", "'bf16'")],
             "precision = \"bf16\" needs --device cuda",
@@ -40,6 +40,11 @@ fn bad_configs_stop_at_start_up_with_one_line() {
                 "[[training.curriculum]]\nfrom_step = 0\nrollout = 1\n[[training.curriculum]]\nfrom_step = 3\nrollout = 120\n",
             )],
             "rollout of 120 steps (curriculum from step 3) is longer than the training data allows",
+            "",
+        ),
+        (
+            &[("validation_rollout", "0")],
+            "validation_rollout must be at least 1",
             "",
         ),
     ];
@@ -142,7 +147,7 @@ fn learns_real_weather_better_than_persistence() {
         .unwrap();
     assert!(
         summary.contains(&format!(
-            "validation RMSE at step {best_step} (best.vejr) over 26 sample(s)"
+            "validation RMSE at +6h, step {best_step} (best.vejr), over 26 sample(s)"
         )),
         "{summary}"
     );
@@ -154,6 +159,64 @@ fn learns_real_weather_better_than_persistence() {
     assert_eq!(cells[1], "K", "{row}");
     let printed: f64 = cells[2].parse().unwrap();
     assert!((printed - best["rmse"]["2t"].as_f64().unwrap()).abs() < 1e-3, "{row}");
+}
+
+/// With `validation_rollout`, each validation sample is rolled out that many steps: fewer
+/// samples fit the period, and the RMSE reported is the last step's (+24 h here); persistence's
+/// is recomputed here from the store itself.
+#[test]
+fn validation_rolls_out_the_configured_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = train_config(
+        dir.path(),
+        &[
+            ("steps", "2"),
+            ("validate_every", "2"),
+            ("checkpoint_every", "2"),
+            ("validation_samples", "0"),
+            ("validation_rollout", "4"),
+        ],
+    );
+    let out = vejr(&["train", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("validation RMSE at +24h, step 2 (best.vejr), over 23 sample(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let m = metrics(&dir.path().join("run"));
+    let validation = m.iter().rfind(|r| r["kind"] == "validation").unwrap();
+    // 28 analyses from 25 March 00Z to 31 March 18Z: 2 inputs and 4 targets fit 23 times.
+    assert_eq!(validation["samples"], 23);
+
+    let store = vejr_ingest::store::Store::open(uk_store()).unwrap();
+    let area =
+        vejr_engine::training::losses::grid_area_weights(&vejr_engine::training::data_loader::grid_points(&store));
+    let column = store.column_index("2t").unwrap();
+    let first = chrono::DateTime::parse_from_rfc3339("2019-03-25T00:00:00Z").unwrap();
+    let last = chrono::DateTime::parse_from_rfc3339("2019-03-31T18:00:00Z").unwrap();
+    let (mut sum, mut weight, mut samples) = (0.0f64, 0.0f64, 0);
+    for t in 1..store.dates.len().saturating_sub(4) {
+        if store.dates[t - 1] < first || store.dates[t + 4] > last {
+            continue;
+        }
+        samples += 1;
+        let now = store.read_sample(t, &[column]).unwrap();
+        let later = store.read_sample(t + 4, &[column]).unwrap();
+        for ((a, b), w) in now.iter().zip(&later).zip(&area) {
+            sum += *w as f64 * (*b as f64 - *a as f64).powi(2);
+            weight += *w as f64;
+        }
+    }
+    assert_eq!(samples, 23);
+    let expected = (sum / weight).sqrt();
+    let reported = validation["persistence_rmse"]["2t"].as_f64().unwrap();
+    assert!(
+        (reported - expected).abs() < 1e-4 * expected,
+        "persistence RMSE at +24 h: reported {reported}, from the store {expected}"
+    );
+    let model = validation["rmse"]["2t"].as_f64().unwrap();
+    assert!(model.is_finite() && model > 0.0, "{validation}");
 }
 
 #[test]

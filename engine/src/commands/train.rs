@@ -61,7 +61,8 @@ fn summary(r: &TrainReport, ranks: usize) {
     );
     if let Some(v) = &r.validation {
         println!(
-            "validation RMSE at step {}{} over {} sample(s) of the validation period:",
+            "validation RMSE at +{}h, step {}{}, over {} sample(s) of the validation period:",
+            v.lead_hours,
             v.step,
             if v.chose_best { " (best.vejr)" } else { "" },
             v.samples

@@ -57,6 +57,12 @@ pub struct TrainingSection {
     /// Validation samples per validation (spread over the period); 0 = all of them.
     #[serde(default)]
     pub validation_samples: usize,
+    /// Steps each validation sample is rolled out (as Anemoi validates): the validation loss,
+    /// and so best.vejr, then measure the multi-step forecast a run is for, not the one-step
+    /// fit, which a model trained on little data keeps improving while its longer forecasts
+    /// get worse. The RMSE reported is that of the last step.
+    #[serde(default = "defaults::validation_rollout")]
+    pub validation_rollout: usize,
     /// Batches decoded ahead of the model.
     #[serde(default = "defaults::prefetch")]
     pub prefetch: usize,
@@ -108,6 +114,9 @@ mod defaults {
             from_step: 0,
             rollout: 1,
         }]
+    }
+    pub fn validation_rollout() -> usize {
+        1
     }
     pub fn every() -> usize {
         100
@@ -310,9 +319,23 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
             ));
         }
     }
-    let validation_samples = sample_times(&store.dates, store.time_step, (t.validation_start, t.validation_end), 1);
+    if t.validation_rollout == 0 {
+        return Err("validation_rollout must be at least 1 (steps each validation sample is rolled out)".into());
+    }
+    let validation_samples = sample_times(
+        &store.dates,
+        store.time_step,
+        (t.validation_start, t.validation_end),
+        t.validation_rollout,
+    );
     if validation_samples.is_empty() {
-        return Err("the validation period holds no sample (2 inputs + 1 target without a gap)".into());
+        return Err(format!(
+            "the validation period {} to {} holds no sample of 2 inputs + {} target(s) without a gap (validation_rollout {})",
+            t.validation_start.format("%Y-%m-%dT%H:%MZ"),
+            t.validation_end.format("%Y-%m-%dT%H:%MZ"),
+            t.validation_rollout,
+            t.validation_rollout
+        ));
     }
     let boundary_width = config.data.boundary_width()?;
     let boundary = match boundary_width {

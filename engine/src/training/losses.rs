@@ -271,13 +271,20 @@ pub fn rollout_loss<B: vejr_models::gnn::GraphBackend>(
 
 /// The same loss for persistence (tomorrow = today), the baseline a model must beat.
 pub fn persistence_loss<B: Backend>(batch: &BatchTensors<B>, error_weights: &Tensor<B, 3>) -> Tensor<B, 1> {
-    step_loss(
-        batch.current.clone(),
-        batch.targets[0].clone(),
-        batch.missing[0].clone(),
-        batch.denominators[0].clone(),
-        error_weights.clone(),
-    )
+    let steps = batch.targets.len();
+    (0..steps)
+        .map(|k| {
+            step_loss(
+                batch.current.clone(),
+                batch.targets[k].clone(),
+                batch.missing[k].clone(),
+                batch.denominators[k].clone(),
+                error_weights.clone(),
+            )
+        })
+        .reduce(|a, b| a + b)
+        .expect("at least one target")
+        / steps as f64
 }
 
 /// Area-weighted squared error per channel, summed over samples: `(Σ area e², Σ area)` per

@@ -64,6 +64,8 @@ pub struct ValidationSummary {
     pub step: usize,
     pub chose_best: bool,
     pub samples: usize,
+    /// Lead of the RMSE: the validation rollout's steps × the store's time step.
+    pub lead_hours: f64,
     pub rmse: Vec<(String, String, f64, f64)>,
 }
 
@@ -285,6 +287,7 @@ pub fn train<B: GraphAutodiffBackend>(
             "validation_start": t.validation_start, "validation_end": t.validation_end,
             "steps": progress.step, "batch_size": t.batch_size, "seed": t.seed, "ranks": dist.size,
             "best_validation_loss": progress.best_validation_loss,
+            "validation_rollout": t.validation_rollout,
             // The store's mask: forecasts from files accept missing values there only.
             "outside_domain": store.mask.iter().enumerate().filter(|(_, inside)| !**inside).map(|(p, _)| p).collect::<Vec<_>>(),
             // The boundary band: forecasts take it from a host at every step.
@@ -372,6 +375,7 @@ pub fn train<B: GraphAutodiffBackend>(
                         step: done,
                         chose_best: improved,
                         samples: scores.samples,
+                        lead_hours: (t.validation_rollout as i64 * store.time_step.num_seconds()) as f64 / 3600.0,
                         rmse: scores
                             .rmse
                             .iter()

@@ -1,5 +1,6 @@
-//! Validation during training: the loss of one-step forecasts over the validation period, the
-//! same loss for persistence, and per-variable RMSE in physical units, without autodiff.
+//! Validation during training: the loss of forecasts of `validation_rollout` steps over the
+//! validation period, the same loss for persistence, and per-variable RMSE of the last step in
+//! physical units, without autodiff.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub struct Validator<B: GraphAutodiffBackend> {
     error_weights: burn::tensor::Tensor<B::InnerBackend, 3>,
     samples: Vec<usize>,
     batch_size: usize,
+    rollout: usize,
     reader: Arc<SampleReader>,
     columns: Vec<String>,
     device: burn::tensor::Device<B::InnerBackend>,
@@ -69,6 +71,7 @@ impl<B: GraphAutodiffBackend> Validator<B> {
             error_weights: losses::error_weights(weights, norm, &device),
             samples,
             batch_size: training.batch_size,
+            rollout: training.validation_rollout,
             columns: plan
                 .columns
                 .iter()
@@ -86,14 +89,18 @@ impl<B: GraphAutodiffBackend> Validator<B> {
         let mut model_se = vec![(0.0, 0.0); c];
         let mut persistence_se = vec![(0.0, 0.0); c];
         for chunk in self.samples.chunks(self.batch_size) {
-            let batch = self.reader.batch(chunk, 1)?;
+            let batch = self.reader.batch(chunk, self.rollout)?;
+            let last = self.rollout - 1;
             let mut tensors = BatchTensors::<B::InnerBackend>::new(&batch, c, &self.weights.area, &self.device)
                 .with_boundary(&self.weights.boundary, c, &self.device);
             if self.boundary_inputs {
                 tensors = tensors.with_boundary_inputs(&self.norm);
             }
             let mut predicted = Vec::new();
-            let l = losses::rollout_loss(model, &self.graph, &self.norm, &tensors, &self.error_weights, |_, s| {
+            let l = losses::rollout_loss(model, &self.graph, &self.norm, &tensors, &self.error_weights, |k, s| {
+                if k != last {
+                    return;
+                }
                 predicted = s
                     .clone()
                     .into_data()
@@ -108,7 +115,7 @@ impl<B: GraphAutodiffBackend> Validator<B> {
             let add = |acc: &mut Vec<(f64, f64)>, pred: &[f32]| {
                 for (a, s) in acc.iter_mut().zip(losses::channel_squared_errors(
                     pred,
-                    &batch.targets[0],
+                    &batch.targets[last],
                     &self.weights.area,
                     c,
                 )) {
