@@ -122,7 +122,7 @@ fn a_lambert_regional_model_trains_forecasts_and_is_scored_on_its_own_grid() {
         panic!("{:?}", store.grid.kind)
     };
     assert_eq!(
-        (l.dx, l.central_meridian, l.earth_radius),
+        (l.plane.dx, l.central_meridian, l.plane.earth_radius),
         (40_000.0, 356.0, 6_367_470.0)
     );
 
@@ -204,7 +204,7 @@ fn a_lambert_regional_model_trains_forecasts_and_is_scored_on_its_own_grid() {
         let fields = read_fields(path, &SourceHints::default()).unwrap();
         assert!(fields.grid.same_points(&store.grid, 1e-6), "{}", path.display());
         assert!(
-            matches!(fields.grid.kind, GridKind::LambertConformal(ref k) if k.dx == 40_000.0 && k.standard_parallels == [54.0, 54.0]),
+            matches!(fields.grid.kind, GridKind::LambertConformal(ref k) if k.plane.dx == 40_000.0 && k.standard_parallels == [54.0, 54.0]),
             "{}: {:?}",
             path.display(),
             fields.grid.kind

@@ -10,7 +10,7 @@ use eccodes::{KeyRead, KeyedMessage};
 use crate::error::{IngestError, Result};
 use crate::grib_reader::key;
 use crate::grid::{Grid, GridKind, Reorder};
-use crate::projection::{LambertConformal, PolarStereographic, RotatedLatLon, Scanning};
+use crate::projection::{LambertConformal, PlaneGrid, PolarStereographic, RotatedLatLon, Scanning};
 
 /// How a message's values map onto the canonical grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,9 +96,9 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
                 .read_key("longitudes")
                 .map_err(|e| grib_error(format!("key longitudes: {e}")))?;
             let shape = match &kind {
-                GridKind::LambertConformal(g) => (g.ny, g.nx),
+                GridKind::LambertConformal(g) => (g.plane.ny, g.plane.nx),
                 GridKind::RotatedLatLon(g) => (g.nj, g.ni),
-                GridKind::PolarStereographic(g) => (g.ny, g.nx),
+                GridKind::PolarStereographic(g) => (g.plane.ny, g.plane.nx),
                 _ => (1, latitudes.len()),
             };
             let count = latitudes.len();
@@ -193,27 +193,30 @@ fn point_grid_kind(grid_type: &str, msg: &KeyedMessage) -> std::result::Result<G
         let pl: Vec<i64> = msg.read_key("pl").map_err(|e| format!("key pl: {e}"))?;
         Ok(pl.iter().map(|&p| p as usize).collect())
     };
-    if matches!(grid_type, "lambert" | "polar_stereographic") {
+    let plane = || -> std::result::Result<PlaneGrid, String> {
         let (dx, dy) = (d("DxInMetres")?, d("DyInMetres")?);
         if !(dx > 0.0 && dy > 0.0) {
             return Err(format!(
                 "{grid_type} grid with spacing Dx = {dx} m, Dy = {dy} m: every point would coincide"
             ));
         }
-    }
-    Ok(match grid_type {
-        "lambert" => GridKind::LambertConformal(LambertConformal {
+        Ok(PlaneGrid {
             nx: l("Nx")? as usize,
             ny: l("Ny")? as usize,
             first_latitude: d("latitudeOfFirstGridPointInDegrees")?,
             first_longitude: d("longitudeOfFirstGridPointInDegrees")?,
+            dx,
+            dy,
+            earth_radius: earth_radius()?,
+            scanning: scanning()?,
+        })
+    };
+    Ok(match grid_type {
+        "lambert" => GridKind::LambertConformal(LambertConformal {
+            plane: plane()?,
             origin_latitude: d("LaDInDegrees")?,
             central_meridian: d("LoVInDegrees")?,
             standard_parallels: [d("Latin1InDegrees")?, d("Latin2InDegrees")?],
-            dx: d("DxInMetres")?,
-            dy: d("DyInMetres")?,
-            earth_radius: earth_radius()?,
-            scanning: scanning()?,
         }),
         "rotated_ll" => {
             let angle = d("angleOfRotationInDegrees").unwrap_or(0.0);
@@ -236,17 +239,10 @@ fn point_grid_kind(grid_type: &str, msg: &KeyedMessage) -> std::result::Result<G
             })
         }
         "polar_stereographic" => GridKind::PolarStereographic(PolarStereographic {
-            nx: l("Nx")? as usize,
-            ny: l("Ny")? as usize,
-            first_latitude: d("latitudeOfFirstGridPointInDegrees")?,
-            first_longitude: d("longitudeOfFirstGridPointInDegrees")?,
+            plane: plane()?,
             true_latitude: d("LaDInDegrees")?,
             orientation: d("orientationOfTheGridInDegrees")?,
-            dx: d("DxInMetres")?,
-            dy: d("DyInMetres")?,
             south_pole: l("southPoleOnProjectionPlane")? == 1,
-            earth_radius: earth_radius()?,
-            scanning: scanning()?,
         }),
         "reduced_gg" => GridKind::ReducedGaussian {
             n: l("N")? as usize,
@@ -304,8 +300,8 @@ fn directions_from_points(kind: &mut GridKind, latitudes: &[f64], longitudes: &[
         return;
     };
     let scanning = match kind {
-        GridKind::LambertConformal(l) => &mut l.scanning,
-        GridKind::PolarStereographic(s) => &mut s.scanning,
+        GridKind::LambertConformal(l) => &mut l.plane.scanning,
+        GridKind::PolarStereographic(s) => &mut s.plane.scanning,
         _ => return,
     };
     scanning.i_negative = along.0 < first.0;

@@ -328,12 +328,12 @@ impl Grid {
         match &self.kind {
             GridKind::RegularLatLon => format!("regular lat-lon {ny} × {nx}"),
             GridKind::RegularGaussian { n } => format!("regular Gaussian N{n} ({ny} × {nx})"),
-            GridKind::LambertConformal(l) => format!("Lambert conformal {ny} × {nx} at {:.0} m", l.dx),
+            GridKind::LambertConformal(l) => format!("Lambert conformal {ny} × {nx} at {:.0} m", l.plane.dx),
             GridKind::RotatedLatLon(r) => format!(
                 "rotated lat-lon {ny} × {nx} (south pole {}°N {}°E)",
                 r.south_pole_latitude, r.south_pole_longitude
             ),
-            GridKind::PolarStereographic(p) => format!("polar stereographic {ny} × {nx} at {:.0} m", p.dx),
+            GridKind::PolarStereographic(p) => format!("polar stereographic {ny} × {nx} at {:.0} m", p.plane.dx),
             GridKind::ReducedGaussian { n, .. } => format!("reduced Gaussian N{n} ({nx} points)"),
             GridKind::ReducedLatLon { points_per_row } => {
                 format!("reduced lat-lon, {} rows ({nx} points)", points_per_row.len())

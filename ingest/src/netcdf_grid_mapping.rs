@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{IngestError, Result};
 use crate::grid::GridKind;
-use crate::projection::{LambertConformal, PolarStereographic, RotatedLatLon, Scanning};
+use crate::projection::{LambertConformal, PlaneGrid, PolarStereographic, RotatedLatLon, Scanning};
 
 /// Per-point coordinates found as auxiliary coordinate variables.
 pub(crate) struct AuxiliaryCoordinates {
@@ -179,7 +179,16 @@ pub(crate) fn grid_kind(
         i_negative: dx < 0.0,
         j_positive: dy > 0.0,
     };
-    let (first_latitude, first_longitude) = (coordinates.latitudes[0], coordinates.longitudes[0]);
+    let plane = PlaneGrid {
+        nx: x.len(),
+        ny: y.len(),
+        first_latitude: coordinates.latitudes[0],
+        first_longitude: coordinates.longitudes[0],
+        dx: dx.abs(),
+        dy: dy.abs(),
+        earth_radius,
+        scanning,
+    };
     let kind = string(&mapping, "grid_mapping_name").unwrap_or_default();
     Ok(match kind.as_str() {
         "lambert_conformal_conic" => {
@@ -194,17 +203,10 @@ pub(crate) fn grid_kind(
                 }
             };
             GridKind::LambertConformal(LambertConformal {
-                nx: x.len(),
-                ny: y.len(),
-                first_latitude,
-                first_longitude,
+                plane,
                 origin_latitude: number("latitude_of_projection_origin")?,
                 central_meridian: number("longitude_of_central_meridian")?,
                 standard_parallels,
-                dx: dx.abs(),
-                dy: dy.abs(),
-                earth_radius,
-                scanning,
             })
         }
         "rotated_latitude_longitude" => {
@@ -234,17 +236,10 @@ pub(crate) fn grid_kind(
         "polar_stereographic" => {
             let origin = number("latitude_of_projection_origin")?;
             GridKind::PolarStereographic(PolarStereographic {
-                nx: x.len(),
-                ny: y.len(),
-                first_latitude,
-                first_longitude,
+                plane,
                 true_latitude: numbers("standard_parallel").first().copied().unwrap_or(origin),
                 orientation: number("straight_vertical_longitude_from_pole")?,
-                dx: dx.abs(),
-                dy: dy.abs(),
                 south_pole: origin < 0.0,
-                earth_radius,
-                scanning,
             })
         }
         other => {

@@ -15,24 +15,43 @@ pub struct Scanning {
     pub j_positive: bool,
 }
 
-/// Lambert conformal conic (GRIB2 template 3.30, GRIB1 type 3, CF `lambert_conformal_conic`).
+/// What a grid on a projection plane is besides its projection: its size, first point, spacing
+/// and scanning on a spherical Earth, as GRIB's Lambert (3.30) and polar stereographic (3.20)
+/// templates both give it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LambertConformal {
+pub struct PlaneGrid {
     pub nx: usize,
     pub ny: usize,
     /// The first point in the file's order, degrees.
     pub first_latitude: f64,
     pub first_longitude: f64,
-    /// LaD: the latitude where dx and dy hold, and CF's `latitude_of_projection_origin`.
-    pub origin_latitude: f64,
-    /// LoV: the meridian parallel to the y axis.
-    pub central_meridian: f64,
-    pub standard_parallels: [f64; 2],
     /// Grid spacing, metres.
     pub dx: f64,
     pub dy: f64,
     pub earth_radius: f64,
     pub scanning: Scanning,
+}
+
+impl PlaneGrid {
+    /// `x` along a row and `y` down the rows, in the file's order, from the first point's
+    /// projection coordinates.
+    fn axes(&self, forward: impl Fn(f64, f64) -> (f64, f64)) -> (Vec<f64>, Vec<f64>) {
+        let (x0, y0) = forward(self.first_latitude, self.first_longitude);
+        regular_axes(x0, y0, self.dx, self.dy, self.nx, self.ny, self.scanning)
+    }
+}
+
+/// Lambert conformal conic (GRIB2 template 3.30, GRIB1 type 3, CF `lambert_conformal_conic`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LambertConformal {
+    /// Flattened: the store's and checkpoint's JSON keep one flat object per grid.
+    #[serde(flatten)]
+    pub plane: PlaneGrid,
+    /// LaD: the latitude where dx and dy hold, and CF's `latitude_of_projection_origin`.
+    pub origin_latitude: f64,
+    /// LoV: the meridian parallel to the y axis.
+    pub central_meridian: f64,
+    pub standard_parallels: [f64; 2],
 }
 
 /// Rotated latitude-longitude (GRIB2 template 3.1, CF `rotated_latitude_longitude`).
@@ -55,19 +74,13 @@ pub struct RotatedLatLon {
 /// Polar stereographic (GRIB2 template 3.20, CF `polar_stereographic`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolarStereographic {
-    pub nx: usize,
-    pub ny: usize,
-    pub first_latitude: f64,
-    pub first_longitude: f64,
+    #[serde(flatten)]
+    pub plane: PlaneGrid,
     /// LaD: the latitude where dx and dy hold (CF's `standard_parallel`).
     pub true_latitude: f64,
     /// LoV: the meridian pointing to the pole along the y axis.
     pub orientation: f64,
-    pub dx: f64,
-    pub dy: f64,
     pub south_pole: bool,
-    pub earth_radius: f64,
-    pub scanning: Scanning,
 }
 
 impl LambertConformal {
@@ -85,7 +98,7 @@ impl LambertConformal {
     /// Projection coordinates (metres) of a point, with the origin at (LaD, LoV) as CF has it.
     pub fn forward(&self, latitude: f64, longitude: f64) -> (f64, f64) {
         let (n, f) = self.cone();
-        let rho = |lat: f64| self.earth_radius * f / (FRAC_PI_4 + lat.to_radians() / 2.0).tan().powf(n);
+        let rho = |lat: f64| self.plane.earth_radius * f / (FRAC_PI_4 + lat.to_radians() / 2.0).tan().powf(n);
         let theta = n * centred(longitude - self.central_meridian).to_radians();
         let r = rho(latitude);
         (r * theta.sin(), rho(self.origin_latitude) - r * theta.cos())
@@ -93,8 +106,7 @@ impl LambertConformal {
 
     /// `x` along a row and `y` down the rows, in the file's order.
     pub fn axes(&self) -> (Vec<f64>, Vec<f64>) {
-        let (x0, y0) = self.forward(self.first_latitude, self.first_longitude);
-        regular_axes(x0, y0, self.dx, self.dy, self.nx, self.ny, self.scanning)
+        self.plane.axes(|lat, lon| self.forward(lat, lon))
     }
 }
 
@@ -103,14 +115,13 @@ impl PolarStereographic {
         let sign = if self.south_pole { -1.0 } else { 1.0 };
         // Scale true at `true_latitude`: k0 at the pole is (1 + sin φc) / 2.
         let k0 = (1.0 + (sign * self.true_latitude).to_radians().sin()) / 2.0;
-        let rho = 2.0 * self.earth_radius * k0 * (FRAC_PI_4 - sign * latitude.to_radians() / 2.0).tan();
+        let rho = 2.0 * self.plane.earth_radius * k0 * (FRAC_PI_4 - sign * latitude.to_radians() / 2.0).tan();
         let lambda = centred(longitude - self.orientation).to_radians();
         (rho * lambda.sin(), -sign * rho * lambda.cos())
     }
 
     pub fn axes(&self) -> (Vec<f64>, Vec<f64>) {
-        let (x0, y0) = self.forward(self.first_latitude, self.first_longitude);
-        regular_axes(x0, y0, self.dx, self.dy, self.nx, self.ny, self.scanning)
+        self.plane.axes(|lat, lon| self.forward(lat, lon))
     }
 }
 
@@ -155,20 +166,22 @@ mod tests {
 
     fn danra_like() -> LambertConformal {
         LambertConformal {
-            nx: 3,
-            ny: 2,
-            first_latitude: 47.6,
-            first_longitude: 355.0,
+            plane: PlaneGrid {
+                nx: 3,
+                ny: 2,
+                first_latitude: 47.6,
+                first_longitude: 355.0,
+                dx: 2500.0,
+                dy: 2500.0,
+                earth_radius: 6_367_470.0,
+                scanning: Scanning {
+                    i_negative: false,
+                    j_positive: true,
+                },
+            },
             origin_latitude: 56.7,
             central_meridian: 25.0,
             standard_parallels: [56.7, 56.7],
-            dx: 2500.0,
-            dy: 2500.0,
-            earth_radius: 6_367_470.0,
-            scanning: Scanning {
-                i_negative: false,
-                j_positive: true,
-            },
         }
     }
 
@@ -197,22 +210,36 @@ mod tests {
     #[test]
     fn polar_stereographic_puts_the_pole_at_the_origin() {
         let p = PolarStereographic {
-            nx: 2,
-            ny: 2,
-            first_latitude: 60.0,
-            first_longitude: 0.0,
+            plane: PlaneGrid {
+                nx: 2,
+                ny: 2,
+                first_latitude: 60.0,
+                first_longitude: 0.0,
+                dx: 10_000.0,
+                dy: 10_000.0,
+                earth_radius: 6_371_229.0,
+                scanning: Scanning::default(),
+            },
             true_latitude: 60.0,
             orientation: 0.0,
-            dx: 10_000.0,
-            dy: 10_000.0,
             south_pole: false,
-            earth_radius: 6_371_229.0,
-            scanning: Scanning::default(),
         };
         let (x, y) = p.forward(90.0, 123.0);
         assert!(x.abs() < 1e-6 && y.abs() < 1e-6);
         let (x, y) = p.forward(60.0, 0.0);
         assert!(x.abs() < 1e-6 && y < 0.0, "south of the pole along LoV is -y");
+    }
+
+    #[test]
+    fn a_plane_grid_serialises_flat_as_stores_and_checkpoints_keep_it() {
+        let json = serde_json::to_value(danra_like()).unwrap();
+        assert_eq!(json["nx"], 3);
+        assert_eq!(json["dx"], 2500.0);
+        assert_eq!(json["scanning"]["j_positive"], true);
+        assert_eq!(json["central_meridian"], 25.0);
+        assert!(json.get("plane").is_none(), "{json}");
+        let back: LambertConformal = serde_json::from_value(json).unwrap();
+        assert_eq!(back, danra_like());
     }
 
     #[test]

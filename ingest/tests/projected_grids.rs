@@ -125,9 +125,12 @@ fn lambert_conformal_grib2_danra_projection() {
     let GridKind::LambertConformal(l) = &fields.grid.kind else {
         panic!("{:?}", fields.grid.kind)
     };
-    assert_eq!((l.nx, l.ny, l.dx, l.earth_radius), (40, 30, 25_000.0, 6_367_470.0));
+    assert_eq!(
+        (l.plane.nx, l.plane.ny, l.plane.dx, l.plane.earth_radius),
+        (40, 30, 25_000.0, 6_367_470.0)
+    );
     assert_eq!((l.central_meridian, l.standard_parallels), (25.0, [56.7, 56.7]));
-    assert!(l.scanning.j_positive && !l.scanning.i_negative);
+    assert!(l.plane.scanning.j_positive && !l.plane.scanning.i_negative);
     assert_on_axes(&fields, |a, o| l.forward(a, o), l.axes(), 1.0);
     assert!(fields.grid.describe().contains("Lambert"));
 }
@@ -161,7 +164,7 @@ fn lambert_conformal_grib1_type_3() {
     let GridKind::LambertConformal(l) = &fields.grid.kind else {
         panic!("{:?}", fields.grid.kind)
     };
-    assert_eq!((l.nx, l.ny), (20, 15));
+    assert_eq!((l.plane.nx, l.plane.ny), (20, 15));
     assert_on_axes(&fields, |a, o| l.forward(a, o), l.axes(), 1.0);
 }
 
@@ -323,14 +326,14 @@ fn cf_lambert_netcdf_is_read_with_its_grid_mapping() {
         panic!("{:?}", fields.grid.kind)
     };
     assert!(
-        (n.dx - 2_500.0).abs() < 1e-6 && (n.dy - 2_500.0).abs() < 1e-6,
+        (n.plane.dx - 2_500.0).abs() < 1e-6 && (n.plane.dy - 2_500.0).abs() < 1e-6,
         "km read as km"
     );
     assert_eq!(
-        (n.standard_parallels, n.central_meridian, n.earth_radius),
+        (n.standard_parallels, n.central_meridian, n.plane.earth_radius),
         ([56.7, 56.7], 25.0, 6_367_470.0)
     );
-    assert!(n.scanning.j_positive && !n.scanning.i_negative);
+    assert!(n.plane.scanning.j_positive && !n.plane.scanning.i_negative);
     assert_eq!(fields.variables.len(), 1, "lat and lon are coordinates, not data");
     assert_eq!(fields.field(&fields.variables[0], 0, 0, 0)[7], 277.0);
 }

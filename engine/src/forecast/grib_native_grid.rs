@@ -4,7 +4,7 @@
 //! values are written in the order the grid was read, so scanning keys are the source's.
 
 use eccodes::{KeyRead, KeyWrite, KeyedMessage};
-use vejr_ingest::projection::Scanning;
+use vejr_ingest::projection::{PlaneGrid, Scanning};
 use vejr_ingest::{Grid, GridKind};
 
 /// The ecCodes sample to start from.
@@ -46,36 +46,34 @@ fn spherical_earth(t: &mut KeyedMessage, radius: f64) -> Result<(), String> {
     set(t, "scaledValueOfRadiusOfSphericalEarth", radius.round() as i64)
 }
 
+/// The keys Lambert (3.30) and polar stereographic (3.20) share.
+fn plane(t: &mut KeyedMessage, p: &PlaneGrid) -> Result<(), String> {
+    spherical_earth(t, p.earth_radius)?;
+    set(t, "Nx", p.nx as i64)?;
+    set(t, "Ny", p.ny as i64)?;
+    set(t, "latitudeOfFirstGridPointInDegrees", p.first_latitude)?;
+    set(t, "longitudeOfFirstGridPointInDegrees", p.first_longitude)?;
+    set(t, "DxInMetres", p.dx)?;
+    set(t, "DyInMetres", p.dy)?;
+    scanning(t, p.scanning)
+}
+
 /// Sets the grid of `grid` on `t`, made from [`sample`].
 pub fn set_grid(t: &mut KeyedMessage, grid: &Grid) -> Result<(), String> {
     match &grid.kind {
         GridKind::LambertConformal(l) => {
             set(t, "gridDefinitionTemplateNumber", 30i64)?;
-            spherical_earth(t, l.earth_radius)?;
-            set(t, "Nx", l.nx as i64)?;
-            set(t, "Ny", l.ny as i64)?;
-            set(t, "latitudeOfFirstGridPointInDegrees", l.first_latitude)?;
-            set(t, "longitudeOfFirstGridPointInDegrees", l.first_longitude)?;
+            plane(t, &l.plane)?;
             set(t, "LaDInDegrees", l.origin_latitude)?;
             set(t, "LoVInDegrees", l.central_meridian.rem_euclid(360.0))?;
             set(t, "Latin1InDegrees", l.standard_parallels[0])?;
             set(t, "Latin2InDegrees", l.standard_parallels[1])?;
-            set(t, "DxInMetres", l.dx)?;
-            set(t, "DyInMetres", l.dy)?;
-            scanning(t, l.scanning)?;
         }
         GridKind::PolarStereographic(p) => {
-            spherical_earth(t, p.earth_radius)?;
-            set(t, "Nx", p.nx as i64)?;
-            set(t, "Ny", p.ny as i64)?;
-            set(t, "latitudeOfFirstGridPointInDegrees", p.first_latitude)?;
-            set(t, "longitudeOfFirstGridPointInDegrees", p.first_longitude)?;
+            plane(t, &p.plane)?;
             set(t, "LaDInDegrees", p.true_latitude)?;
             set(t, "orientationOfTheGridInDegrees", p.orientation)?;
-            set(t, "DxInMetres", p.dx)?;
-            set(t, "DyInMetres", p.dy)?;
             set(t, "southPoleOnProjectionPlane", i64::from(p.south_pole))?;
-            scanning(t, p.scanning)?;
         }
         GridKind::RotatedLatLon(r) => {
             spherical_earth(t, r.earth_radius)?;

@@ -98,7 +98,7 @@ fn write_grid_mapping(file: &mut netcdf::FileMut, kind: &GridKind) -> Result<(),
             v.put_attribute("latitude_of_projection_origin", l.origin_latitude)?;
             v.put_attribute("false_easting", 0.0)?;
             v.put_attribute("false_northing", 0.0)?;
-            v.put_attribute("earth_radius", l.earth_radius)?;
+            v.put_attribute("earth_radius", l.plane.earth_radius)?;
         }
         GridKind::PolarStereographic(p) => {
             v.put_attribute("grid_mapping_name", "polar_stereographic")?;
@@ -107,7 +107,7 @@ fn write_grid_mapping(file: &mut netcdf::FileMut, kind: &GridKind) -> Result<(),
             v.put_attribute("standard_parallel", p.true_latitude)?;
             v.put_attribute("false_easting", 0.0)?;
             v.put_attribute("false_northing", 0.0)?;
-            v.put_attribute("earth_radius", p.earth_radius)?;
+            v.put_attribute("earth_radius", p.plane.earth_radius)?;
         }
         GridKind::RotatedLatLon(r) => {
             let (pole_latitude, pole_longitude) = r.north_pole();
