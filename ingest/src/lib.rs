@@ -11,6 +11,7 @@ pub mod grib_reader;
 pub mod grid;
 pub mod hints;
 pub mod inspect;
+mod netcdf_axes;
 mod netcdf_grid_mapping;
 pub mod netcdf_reader;
 pub mod parameter_identity;
