@@ -10,6 +10,10 @@
 #          rollout step at 1° and at GraphCast's 0.25° shape.
 #   demo   the demo's train → forecast → evaluate through the CLI with --device cuda, from the
 #          repository's out/demo/blizzard-1996.zarr (carry it; `make demo` writes it).
+#   small  the small graph that did not finish on the first H100 (5.625°, mesh 4): forward
+#          timing with cubecl's autotuning at its default and at "minimal", 150 s each, with
+#          cubecl's own log of what it compiles and tunes in $OUT (a slow autotune or a hang).
+#          Not in the default set; name it.
 #   peer   vejr against PhysicsNeMo's GraphCastNet on the same GPU (benches/peer/compare.sh with
 #          PEER_DEVICE=cuda; the image's python3 has torch and torch_geometric, PhysicsNeMo and the
 #          few packages it imports that the image lacks travel as wheels in .whl/, see
@@ -75,6 +79,16 @@ PY
         cp "$demo/run/metrics.jsonl" "$out/demo-metrics.jsonl" 2>/dev/null
         rm -rf "$demo/run" "$demo/scores"/*.png "$demo"/forecast-*.nc
         ;;
+    small)
+        for level in balanced minimal; do
+            log=$out/cubecl-$level.log
+            CUBECL_AUTOTUNE_LEVEL=$level CUBECL_DEBUG_LOG=$log \
+                run timeout 150 "$here/bin/forecaster-timing" 5.625 4 64 4 3 --device cuda
+            echo "{\"stage\": \"small\", \"autotune\": \"$level\", \"exit\": $?}" | tee -a "$results"
+            # What cubecl did last (the log can be large; what it was doing at the end is what counts).
+            [ -f "$log" ] && tail -c 200000 "$log" >"$log.tail" && mv "$log.tail" "$log"
+        done
+        ;;
     peer)
         if [ -d "$repo/.whl" ]; then
             python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -84,7 +98,7 @@ PY
             PEER_THREADS=$(nproc) PEER_CASES="${PEER_CASES:-5.625:4 1:5 0.25:6:512:16}" \
             bash "$repo/benches/peer/compare.sh" "${PEER_ROUNDS:-2}" 2>&1 | tee -a "$results"
         ;;
-    *) echo "run.sh: unknown stage $stage (cuda, demo, peer)" ;;
+    *) echo "run.sh: unknown stage $stage (cuda, demo, small, peer)" ;;
     esac
 done
 echo "results: $results"
