@@ -190,8 +190,7 @@ fn validation_rolls_out_the_configured_steps() {
     assert_eq!(validation["samples"], 23);
 
     let store = vejr_ingest::store::Store::open(uk_store()).unwrap();
-    let area =
-        vejr_engine::training::losses::grid_area_weights(&vejr_engine::training::data_loader::grid_points(&store));
+    let area = vejr_engine::training::losses::grid_area_weights(&store.grid);
     let column = store.column_index("2t").unwrap();
     let first = chrono::DateTime::parse_from_rfc3339("2019-03-25T00:00:00Z").unwrap();
     let last = chrono::DateTime::parse_from_rfc3339("2019-03-31T18:00:00Z").unwrap();

@@ -1,6 +1,7 @@
 //! vejr-ingest: the first stage of the data's journey, from NetCDF and GRIB files to typed,
 //! CF-decoded fields, and from fields to the zarr training store.
 
+pub mod cell_area;
 pub mod cf_time;
 mod classic_format_size;
 pub mod eccodes_log;

@@ -73,11 +73,15 @@ impl LossWeights {
 }
 
 /// Each point's share of the Earth's surface, scaled to mean one: a latitude × longitude grid's
-/// cells by latitude band; a grid given point by point (a projection at fixed spacing, a reduced
-/// Gaussian grid, designed for near-equal cells) weighs its points equally.
-pub fn grid_area_weights(grid: &vejr_models::graph::GridPoints) -> Vec<f32> {
+/// cells by latitude band; a grid given point by point (a projection, a reduced grid) by the
+/// area each point stands for (`vejr_ingest::cell_area`).
+pub fn grid_area_weights(grid: &vejr_ingest::Grid) -> Vec<f32> {
     match grid.points {
-        Some(_) => vec![1.0; grid.len()],
+        Some(_) => {
+            let areas = vejr_ingest::cell_area::cell_areas(grid);
+            let mean = areas.iter().sum::<f64>() / areas.len().max(1) as f64;
+            areas.iter().map(|a| (a / mean) as f32).collect()
+        }
         None => area_weights(&grid.latitudes, grid.longitudes.len()),
     }
 }

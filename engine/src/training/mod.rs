@@ -150,7 +150,7 @@ pub fn train<B: GraphAutodiffBackend>(
 
     let norm = normalization(&store, &plan.columns);
     let selected: Vec<&vejr_ingest::store::Column> = plan.columns.iter().map(|&c| &store.columns[c]).collect();
-    let weights = LossWeights::new(losses::grid_area_weights(&grid), &selected, &t.variable_weights)
+    let weights = LossWeights::new(losses::grid_area_weights(&store.grid), &selected, &t.variable_weights)
         .with_boundary(plan.boundary.clone());
     if let Some(width) = plan.boundary_width
         && dist.is_root()

@@ -2,16 +2,21 @@
 //! against a climatology, and bias. Points missing in the forecast, the truth or the
 //! climatology are left out and the weights renormalised over the rest.
 
-/// cos(latitude) weights per grid point (row-major), summing to one over the grid.
-/// Each point's share of the area scored, summing to one: by latitude band on a latitude ×
-/// longitude grid; equal on a grid given point by point (a projection at fixed spacing, a
-/// reduced grid), as the training loss weighs them.
+/// Each point's share of the area scored, summing to one: cos(latitude) on a latitude ×
+/// longitude grid (WeatherBench 2's weights); on a grid given point by point (a projection, a
+/// reduced grid) the area each point stands for (`cell_area`), as the training loss weighs them.
 pub fn grid_weights(grid: &vejr_ingest::Grid) -> Vec<f64> {
     match &grid.points {
-        Some(_) => vec![1.0 / grid.len() as f64; grid.len()],
+        Some(_) => {
+            let areas = vejr_ingest::cell_area::cell_areas(grid);
+            let total: f64 = areas.iter().sum();
+            areas.iter().map(|a| a / total).collect()
+        }
         None => latitude_weights(&grid.latitudes, grid.longitudes.len()),
     }
 }
+
+/// cos(latitude) weights per grid point (row-major), summing to one over the grid.
 
 pub fn latitude_weights(latitudes: &[f64], longitudes: usize) -> Vec<f64> {
     let row: Vec<f64> = latitudes.iter().map(|l| l.to_radians().cos().max(0.0)).collect();
@@ -103,6 +108,34 @@ mod tests {
         // cos 90° is 6e-17 in floating point: the pole row carries (next to) no weight.
         assert!(w[0].abs() < 1e-15 && w[0] >= 0.0, "pole weight {}", w[0]);
         assert!((w[16] / w[8] - 2.0).abs() < 1e-9, "cos 0° / cos 60° = 2");
+    }
+
+    #[test]
+    fn a_reduced_grid_scores_its_points_by_the_area_they_stand_for() {
+        // Rows at 60°N (4 points) and 0° (8 points): each row's band reaches halfway to the
+        // other row and as far on its other side.
+        let (lats, lons): (Vec<f64>, Vec<f64>) = (0..4)
+            .map(|i| (60.0, 90.0 * i as f64))
+            .chain((0..8).map(|i| (0.0, 45.0 * i as f64)))
+            .unzip();
+        let grid = vejr_ingest::Grid {
+            kind: vejr_ingest::GridKind::ReducedLatLon {
+                points_per_row: vec![4, 8],
+            },
+            latitudes: vec![],
+            longitudes: vec![],
+            points: Some(vejr_ingest::grid::PointCoordinates {
+                shape: (1, 12),
+                latitudes: lats,
+                longitudes: lons,
+            }),
+        };
+        let w = grid_weights(&grid);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let sine = |d: f64| d.to_radians().sin();
+        // Bands 30–90°N over 4 points and 30°S–30°N over 8.
+        let expected = ((sine(90.0) - sine(30.0)) / 4.0) / ((sine(30.0) - sine(-30.0)) / 8.0);
+        assert!((w[0] / w[4] - expected).abs() < 1e-12, "{} vs {expected}", w[0] / w[4]);
     }
 
     #[test]
