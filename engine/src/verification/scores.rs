@@ -17,7 +17,6 @@ pub fn grid_weights(grid: &vejr_ingest::Grid) -> Vec<f64> {
 }
 
 /// cos(latitude) weights per grid point (row-major), summing to one over the grid.
-
 pub fn latitude_weights(latitudes: &[f64], longitudes: usize) -> Vec<f64> {
     let row: Vec<f64> = latitudes.iter().map(|l| l.to_radians().cos().max(0.0)).collect();
     let total: f64 = row.iter().sum::<f64>() * longitudes as f64;
