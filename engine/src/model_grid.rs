@@ -16,7 +16,7 @@ pub fn model_grid(grid: &Grid) -> GridPoints {
             longitudes: points.longitudes.clone(),
             points: Some(PointLayout {
                 shape: [points.shape.0, points.shape.1],
-                global: grid.kind.is_global_point_set(),
+                global: grid.is_global_point_set(),
             }),
         },
     }

@@ -53,6 +53,31 @@ fn inspect_text_names_time_gaps_and_missing_points() {
     );
 }
 
+const ETA_GRIB1: &str = "/usr/share/ncarg/data/grb/ced1.lf00.t00z.eta.grb";
+const COSMO_SATELLITE: &str = "/usr/share/ncarg/data/grb/MET9_IR108_cosmode_0909210000.grb2";
+
+/// A real GFS GRIB2 file (WAFS's octant grid, from libncarg-data): every variable listed.
+#[test]
+fn inspect_lists_every_variable_of_a_real_gfs_file() {
+    let gfs = vejr_ingest::test_data::system_file("/usr/share/ncarg/data/grb/wafsgfs_L_t06z_intdsk60.grib2");
+    let out = vejr(&["inspect", gfs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let source = vejr_ingest::open(&gfs, &vejr_ingest::SourceHints::default()).unwrap();
+    let variables = &source.header().variables;
+    assert_eq!(variables.len(), 29);
+    for v in variables {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(v.name.as_str())),
+            "{} not listed in:\n{text}",
+            v.name
+        );
+    }
+    assert!(text.contains("reduced lat-lon, 73 rows (3447 points)"), "{text}");
+    assert!(!text.contains("global in longitude"), "an octant: {text}");
+}
+
 #[test]
 fn bad_input_is_one_line_and_exit_code_2() {
     let corrupted = shared_file("grib/era5-levels-corrupted.grib");
@@ -64,6 +89,17 @@ fn bad_input_is_one_line_and_exit_code_2() {
             "era5-levels-corrupted.grib message 1",
         ),
         (vec!["inspect", not_there.to_str().unwrap()], "nowhere.nc"),
+        // NCEP's Eta analyses after a 6 KiB EBCDIC header, on predefined grids with no grid
+        // description (libncarg-data): found as GRIB, refused for what they are.
+        (
+            vec!["inspect", ETA_GRIB1],
+            "ced1.lf00.t00z.eta.grb message 1: GRIB1 on predefined grid 6 without a grid description section",
+        ),
+        // DWD's COSMO-DE synthetic satellite image: not a model field.
+        (
+            vec!["inspect", COSMO_SATELLITE],
+            "MET9_IR108_cosmode_0909210000.grb2 message 1: product definition template 4.31 (satellite imagery",
+        ),
     ] {
         let out = vejr(&args);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

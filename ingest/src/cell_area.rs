@@ -72,23 +72,24 @@ fn latitude_bands(latitudes: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Each row's band shared by its points; None when the rows do not match the points.
+/// Each row's band shared by its points (rows of no points, as ecCodes' reduced_ll sample has,
+/// left out); None when the rows do not match the points.
 fn reduced(latitudes: &[f64], points_per_row: &[usize]) -> Option<Vec<f64>> {
-    if points_per_row.iter().sum::<usize>() != latitudes.len() || points_per_row.contains(&0) {
+    if points_per_row.iter().sum::<usize>() != latitudes.len() {
         return None;
     }
-    let mut starts = Vec::with_capacity(points_per_row.len());
+    let rows: Vec<usize> = points_per_row.iter().copied().filter(|&n| n > 0).collect();
+    let mut row_latitudes = Vec::with_capacity(rows.len());
     let mut at = 0;
-    for &n in points_per_row {
-        starts.push(at);
+    for &n in &rows {
+        row_latitudes.push(latitudes[at]);
         at += n;
     }
-    let row_latitudes: Vec<f64> = starts.iter().map(|&s| latitudes[s]).collect();
     let bands = latitude_bands(&row_latitudes);
     Some(
         bands
             .iter()
-            .zip(points_per_row)
+            .zip(&rows)
             .flat_map(|(band, &n)| std::iter::repeat_n(band / n as f64, n))
             .collect(),
     )

@@ -35,7 +35,7 @@ pub(crate) fn read_grid(msg: &KeyedMessage, path: &Path, number: usize) -> Resul
         message_number: number,
         message,
     };
-    let grid_type: String = key(msg, "gridType").map_err(|e| grib_error(e.to_string()))?;
+    let grid_type: String = key(msg, "gridType").map_err(|e| grib_error(format!("key gridType: {e}")))?;
     let l = |name: &str| key::<i64>(msg, name).map_err(|e| grib_error(format!("key {name}: {e}")));
     let d = |name: &str| key::<f64>(msg, name).map_err(|e| grib_error(format!("key {name}: {e}")));
     let grid_error = |message: String| IngestError::Grid {

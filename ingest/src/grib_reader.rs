@@ -107,8 +107,9 @@ impl GribSource {
                 }
                 Err(e) => return Err(grib_error(number, format!("unreadable message: {e}"))),
             };
-            let offset: i64 = key(msg, "offset").map_err(|e| grib_error(number, e.to_string()))?;
-            let length: i64 = key(msg, "totalLength").map_err(|e| grib_error(number, e.to_string()))?;
+            let offset: i64 = key(msg, "offset").map_err(|e| grib_error(number, format!("key offset: {e}")))?;
+            let length: i64 =
+                key(msg, "totalLength").map_err(|e| grib_error(number, format!("key totalLength: {e}")))?;
             // ecCodes hands out a last message that the file's end cuts short, padded.
             if offset as u64 + length as u64 > file_len {
                 return Err(grib_error(
@@ -505,6 +506,25 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
     let l = |name: &str| -> std::result::Result<i64, String> {
         key::<i64>(msg, name).map_err(|e| format!("key {name}: {e}"))
     };
+    // Messages ecCodes reads but that are no field on a grid vejr can place: say what they are.
+    match l("editionNumber")? {
+        1 if key::<i64>(msg, "gridDescriptionSectionPresent").is_ok_and(|present| present == 0) => {
+            return Err(format!(
+                "GRIB1 on predefined grid {} without a grid description section: ecCodes cannot give its points",
+                key::<i64>(msg, "gridDefinition").map_or("(unknown)".into(), |g| g.to_string())
+            ));
+        }
+        2 => {
+            let template = l("productDefinitionTemplateNumber")?;
+            if (30..=33).contains(&template) {
+                return Err(format!(
+                    "product definition template 4.{template} (satellite imagery, {}) is not a forecast or analysis field",
+                    s("shortName").unwrap_or_default()
+                ));
+            }
+        }
+        _ => {}
+    }
     let data_date = l("dataDate")?;
     let data_time = l("dataTime")?;
     let date = NaiveDate::from_ymd_opt(

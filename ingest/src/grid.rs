@@ -36,11 +36,6 @@ impl GridKind {
     pub fn is_product(&self) -> bool {
         matches!(self, Self::RegularLatLon | Self::RegularGaussian { .. })
     }
-
-    /// Whether the points cover the globe (no lateral boundary).
-    pub fn is_global_point_set(&self) -> bool {
-        matches!(self, Self::ReducedGaussian { .. } | Self::ReducedLatLon { .. })
-    }
 }
 
 /// Every point's own coordinates, in the file's order, for a grid that is not latitudes ×
@@ -216,10 +211,63 @@ impl Grid {
         gaps.iter().copied().min_by(f64::total_cmp)
     }
 
-    /// True when the longitudes go all the way round.
+    /// A reduced grid's coverage: (every row goes all the way round, the rows reach both poles
+    /// within a row's spacing and a half). None for other grids. ECMWF's and NCEP's global
+    /// grids are both; an area cut from one (WAFS's octants, 0–90°N by 240–330°E) is neither.
+    fn reduced_coverage(&self) -> Option<(bool, bool)> {
+        let (GridKind::ReducedGaussian { points_per_row, .. } | GridKind::ReducedLatLon { points_per_row }) =
+            &self.kind
+        else {
+            return None;
+        };
+        let points = self.points.as_ref()?;
+        if points_per_row.iter().sum::<usize>() != points.longitudes.len() || points_per_row.len() < 2 {
+            return Some((false, false));
+        }
+        let mut start = 0;
+        let mut round = true;
+        let mut row_latitudes = Vec::with_capacity(points_per_row.len());
+        // Rows of no points (ecCodes' reduced_ll sample has some) say nothing.
+        for &n in points_per_row.iter().filter(|&&n| n > 0) {
+            let row = &points.longitudes[start..start + n];
+            row_latitudes.push(points.latitudes[start]);
+            start += n;
+            let mut sorted = row.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            // The widest gap between neighbours, the one across the row's ends included: a whole
+            // row leaves none wider than its spacing (a row of one point, at a pole, has none).
+            let widest = sorted
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .chain(
+                    sorted
+                        .first()
+                        .zip(sorted.last())
+                        .map(|(first, last)| first + 360.0 - last),
+                )
+                .fold(0.0, f64::max);
+            round &= n == 1 || widest < 1.5 * 360.0 / n as f64;
+        }
+        if row_latitudes.len() < 2 {
+            return Some((round, false));
+        }
+        let spacing = (row_latitudes[0] - row_latitudes[1]).abs();
+        let (north, south) = row_latitudes
+            .iter()
+            .fold((f64::MIN, f64::MAX), |(n, s), &l| (n.max(l), s.min(l)));
+        let poles = north >= 90.0 - 1.5 * spacing && south <= -90.0 + 1.5 * spacing;
+        Some((round, poles))
+    }
+
+    /// Whether the points cover the globe (no lateral boundary): a global reduced grid.
+    pub fn is_global_point_set(&self) -> bool {
+        self.reduced_coverage() == Some((true, true))
+    }
+
+    /// True when the longitudes go all the way round (on a reduced grid: every row).
     pub fn is_global_in_longitude(&self) -> bool {
         if self.points.is_some() {
-            return self.kind.is_global_point_set();
+            return self.reduced_coverage().is_some_and(|(round, _)| round);
         }
         match self.longitude_step() {
             Some(step) => (self.longitudes.len() as f64 * step - 360.0).abs() < step * 0.5,
@@ -239,7 +287,7 @@ impl Grid {
                 longitudes: sorted,
                 points: None,
             }
-            .longitude_bounds_of_axis(self.kind.is_global_point_set());
+            .longitude_bounds_of_axis(self.is_global_in_longitude());
         }
         self.longitude_bounds_of_axis(self.is_global_in_longitude())
     }

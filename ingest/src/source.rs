@@ -50,7 +50,7 @@ pub fn detect(path: &Path) -> Result<FileKind> {
         std::io::ErrorKind::NotFound => IngestError::NotFound { path: path.to_owned() },
         _ => IngestError::io(path, e),
     })?;
-    let mut head = [0u8; 1024];
+    let mut head = vec![0u8; 64 * 1024];
     let mut n = 0;
     while n < head.len() {
         match file.read(&mut head[n..]).map_err(|e| IngestError::io(path, e))? {
@@ -61,8 +61,11 @@ pub fn detect(path: &Path) -> Result<FileKind> {
     let head = &head[..n];
     let magic = &head[..n.min(8)];
     // GRIB from NCEP's and the WMO's feeds comes after a bulletin heading (`****0000…`,
-    // `HTXA98 KWBC …`) or a Fortran record length; ecCodes skips to the first `GRIB`.
-    let grib_within_heading = head.windows(4).any(|w| w == b"GRIB");
+    // `HTXA98 KWBC …`), a Fortran record length or, in NCEP's older files, a 6 KiB EBCDIC
+    // header (libncarg-data's Eta file); ecCodes skips to the first `GRIB`.
+    // A message starts `GRIB`, with its edition (1 or 2) in its eighth byte: text that merely
+    // mentions GRIB is not one.
+    let grib_within_heading = head.windows(8).any(|w| &w[..4] == b"GRIB" && matches!(w[7], 1 | 2));
     if magic.starts_with(b"CDF") || magic.starts_with(b"\x89HDF") {
         Ok(FileKind::Netcdf)
     } else if magic.starts_with(b"GRIB") || grib_within_heading {
