@@ -95,6 +95,11 @@ fn bad_input_is_one_line_and_exit_code_2() {
             vec!["inspect", ETA_GRIB1],
             "ced1.lf00.t00z.eta.grb message 1: GRIB1 on predefined grid 6 without a grid description section",
         ),
+        // NCL's NetCDF conversion of the same: its data name 2-D coordinates it lacks.
+        (
+            vec!["inspect", "/usr/share/ncarg/data/cdf/ced1.lf00.t00z.eta.nc"],
+            "no variable on a latitude × longitude grid; V_GRD_6_SIGY's coordinates (gridlat_6 gridlon_6) are not in the file",
+        ),
         // DWD's COSMO-DE synthetic satellite image: not a model field.
         (
             vec!["inspect", COSMO_SATELLITE],

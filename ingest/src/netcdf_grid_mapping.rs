@@ -31,6 +31,26 @@ impl AuxiliaryCoordinates {
 }
 
 /// Latitude and longitude variables that are not axes of their own (`lat(y, x)`, `lat(values)`).
+/// "; V's coordinates (lat lon) are not in the file" for the first variable whose `coordinates`
+/// attribute names variables the file lacks (NCL's conversions of NCEP GRIB name 2-D
+/// coordinates they did not write), to say why no grid was found.
+pub(crate) fn absent_coordinates(file: &netcdf::File) -> Option<String> {
+    file.variables().find_map(|var| {
+        let named = crate::netcdf_reader::attr_string(&crate::netcdf_reader::attributes(&var), "coordinates")?;
+        let missing: Vec<&str> = named
+            .split_whitespace()
+            .filter(|c| file.variable(c).is_none())
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "; {}'s coordinates ({}) are not in the file",
+                var.name(),
+                missing.join(" ")
+            )
+        })
+    })
+}
+
 pub(crate) fn auxiliary_coordinates(
     file: &netcdf::File,
     path: &Path,

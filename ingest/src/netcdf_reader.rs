@@ -221,7 +221,14 @@ impl NetcdfSource {
             candidates.push((name, dims, roles));
         }
         if candidates.is_empty() {
-            return Err(IngestError::netcdf(path, "no variable on a latitude × longitude grid"));
+            let absent = crate::netcdf_grid_mapping::absent_coordinates(&file);
+            return Err(IngestError::netcdf(
+                path,
+                format!(
+                    "no variable on a latitude × longitude grid{}",
+                    absent.unwrap_or_default()
+                ),
+            ));
         }
 
         let dim_named = |role: Role| -> Option<String> {
