@@ -11,6 +11,9 @@ pub enum TimeUnit {
     /// differ, is refused.
     Months,
     Years,
+    /// CDO's absolute time axis, `day as %Y%m%d.%f` (ICON's and MPI-M's outputs): the value is
+    /// the date itself, 20060116.5 for 2006-01-16 12:00, with no reference.
+    AbsoluteDays,
     Days,
     Hours,
     Minutes,
@@ -20,7 +23,9 @@ pub enum TimeUnit {
 impl TimeUnit {
     fn seconds(self) -> f64 {
         match self {
-            Self::Months | Self::Years => unreachable!("calendar units are decoded by month arithmetic"),
+            Self::Months | Self::Years | Self::AbsoluteDays => {
+                unreachable!("calendar units are decoded by calendar arithmetic")
+            }
             Self::Days => 86_400.0,
             Self::Hours => 3_600.0,
             Self::Minutes => 60.0,
@@ -38,6 +43,12 @@ pub struct TimeUnits {
 /// Parses `hours since 1900-01-01`, `seconds since 1970-01-01T00:00:00Z`, `hours since 1800-1-1 00:00:0.0`, …
 pub fn parse_units(units: &str) -> Result<TimeUnits, String> {
     let lower = units.trim().to_ascii_lowercase();
+    if lower.starts_with("day as %y%m%d") {
+        return Ok(TimeUnits {
+            unit: TimeUnit::AbsoluteDays,
+            reference: DateTime::UNIX_EPOCH,
+        });
+    }
     let (unit, reference) = lower
         .split_once(" since ")
         .ok_or_else(|| format!("time units {units:?} are not of the form 'UNIT since DATE'"))?;
@@ -117,6 +128,9 @@ pub fn decode(values: &[f64], units: &TimeUnits) -> Result<Vec<DateTime<Utc>>, S
             if !v.is_finite() {
                 return Err(format!("time value {v} is not a number"));
             }
+            if units.unit == TimeUnit::AbsoluteDays {
+                return absolute_day(v);
+            }
             if let TimeUnit::Months | TimeUnit::Years = units.unit {
                 let per = if units.unit == TimeUnit::Years { 12.0 } else { 1.0 };
                 let months = v * per;
@@ -145,6 +159,19 @@ pub fn decode(values: &[f64], units: &TimeUnits) -> Result<Vec<DateTime<Utc>>, S
                 .ok_or_else(|| format!("time value {v} is beyond any representable date"))
         })
         .collect()
+}
+
+/// 20060116.5 → 2006-01-16 12:00 (the fraction of the day to the second).
+fn absolute_day(v: f64) -> Result<DateTime<Utc>, String> {
+    let day = v.floor();
+    let bad = || format!("time value {v} is not a date as %Y%m%d.%f");
+    if !(0.0..1.0e9).contains(&day) {
+        return Err(bad());
+    }
+    let ymd = day as u32;
+    let date = NaiveDate::from_ymd_opt((ymd / 10_000) as i32, (ymd / 100) % 100, ymd % 100).ok_or_else(bad)?;
+    let seconds = ((v - day) * 86_400.0).round() as i64;
+    Ok(date.and_time(NaiveTime::MIN).and_utc() + TimeDelta::seconds(seconds))
 }
 
 #[cfg(test)]
@@ -211,6 +238,21 @@ mod tests {
         assert!(decode(&[0.1], &y).is_err());
         // 31 January plus one month is no one date.
         assert!(parse_units("months since 2000-01-31").unwrap_err().contains("day 31"));
+    }
+
+    #[test]
+    fn cdo_absolute_days_are_dates() {
+        let u = parse_units("day as %Y%m%d.%f").unwrap();
+        assert_eq!(
+            decode(&[20060116.5, 19991231.0, 20000229.25], &u).unwrap(),
+            [
+                Utc.with_ymd_and_hms(2006, 1, 16, 12, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(1999, 12, 31, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2000, 2, 29, 6, 0, 0).unwrap()
+            ]
+        );
+        assert!(decode(&[20060230.0], &u).unwrap_err().contains("not a date"));
+        assert!(decode(&[-5.0], &u).is_err());
     }
 
     #[test]

@@ -386,6 +386,7 @@ impl Grid {
             GridKind::ReducedLatLon { points_per_row } => {
                 format!("reduced lat-lon, {} rows ({nx} points)", points_per_row.len())
             }
+            GridKind::Unstructured if ny > 1 => format!("curvilinear {ny} × {nx} (2-D latitude and longitude)"),
             GridKind::Unstructured => format!("unstructured ({nx} points)"),
         }
     }

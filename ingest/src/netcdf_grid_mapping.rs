@@ -30,13 +30,20 @@ impl AuxiliaryCoordinates {
     }
 }
 
-/// Latitude and longitude variables that are not axes of their own (`lat(y, x)`, `lat(values)`).
+/// A text attribute.
+fn string(var: &netcdf::Variable, key: &str) -> Option<String> {
+    match var.attribute_value(key).and_then(|a| a.ok()) {
+        Some(netcdf::AttributeValue::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// "; V's coordinates (lat lon) are not in the file" for the first variable whose `coordinates`
 /// attribute names variables the file lacks (NCL's conversions of NCEP GRIB name 2-D
 /// coordinates they did not write), to say why no grid was found.
 pub(crate) fn absent_coordinates(file: &netcdf::File) -> Option<String> {
     file.variables().find_map(|var| {
-        let named = crate::netcdf_reader::attr_string(&crate::netcdf_reader::attributes(&var), "coordinates")?;
+        let named = string(&var, "coordinates")?;
         let missing: Vec<&str> = named
             .split_whitespace()
             .filter(|c| file.variable(c).is_none())
@@ -51,6 +58,9 @@ pub(crate) fn absent_coordinates(file: &netcdf::File) -> Option<String> {
     })
 }
 
+/// Latitude and longitude variables that are not axes of their own (`lat(y, x)`, `lat(values)`),
+/// or, for a rotated grid that has only its rotated axes (EURO-CORDEX files after CDO), the
+/// points those axes and the pole give.
 pub(crate) fn auxiliary_coordinates(
     file: &netcdf::File,
     path: &Path,
@@ -75,7 +85,7 @@ pub(crate) fn auxiliary_coordinates(
         find(latitude_names, "latitude", "degrees_north"),
         find(longitude_names, "longitude", "degrees_east"),
     ) else {
-        return Ok(None);
+        return rotated_axes(file, path);
     };
     let dims = |v: &netcdf::Variable| v.dimensions().iter().map(|d| d.name()).collect::<Vec<_>>();
     if dims(&lat) != dims(&lon) {
@@ -90,8 +100,14 @@ pub(crate) fn auxiliary_coordinates(
             ),
         });
     }
+    // ICON's and SCRIP's cell centres come in radians.
     let values = |v: &netcdf::Variable| {
+        let scale = match string(v, "units").as_deref() {
+            Some("radian" | "radians") => 180.0 / std::f64::consts::PI,
+            _ => 1.0,
+        };
         v.get_values::<f64, _>(..)
+            .map(|values| values.into_iter().map(|x| x * scale).collect::<Vec<f64>>())
             .map_err(|e| IngestError::variable(path, &v.name(), e.to_string()))
     };
     Ok(Some(AuxiliaryCoordinates {
@@ -100,6 +116,57 @@ pub(crate) fn auxiliary_coordinates(
         longitude_name: lon.name(),
         latitudes: values(&lat)?,
         longitudes: values(&lon)?,
+    }))
+}
+
+/// The points of a rotated grid given by its 1-D `grid_latitude` and `grid_longitude` axes and a
+/// `rotated_latitude_longitude` grid mapping alone, row-major over (rotated latitude, rotated
+/// longitude). None when the file has no such grid.
+fn rotated_axes(file: &netcdf::File, path: &Path) -> Result<Option<AuxiliaryCoordinates>> {
+    let axis = |standard_name: &str| {
+        file.variables().find(|v| {
+            let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+            dims.len() == 1 && dims[0] == v.name() && string(v, "standard_name").as_deref() == Some(standard_name)
+        })
+    };
+    let mapping = file
+        .variables()
+        .find(|v| string(v, "grid_mapping_name").as_deref() == Some("rotated_latitude_longitude"));
+    let (Some(rlat), Some(rlon), Some(mapping)) = (axis("grid_latitude"), axis("grid_longitude"), mapping) else {
+        return Ok(None);
+    };
+    let number = |key: &str| {
+        mapping
+            .attribute_value(key)
+            .and_then(|a| a.ok())
+            .and_then(|a| crate::netcdf_reader::attribute_numbers(a).first().copied())
+            .ok_or_else(|| IngestError::Grid {
+                path: path.to_owned(),
+                message: format!("grid_mapping {} has no {key}", mapping.name()),
+            })
+    };
+    let pole = RotatedLatLon::from_north_pole(
+        number("grid_north_pole_latitude")?,
+        number("grid_north_pole_longitude")?,
+    );
+    let values = |v: &netcdf::Variable| {
+        v.get_values::<f64, _>(..)
+            .map_err(|e| IngestError::variable(path, &v.name(), e.to_string()))
+    };
+    let (ys, xs) = (values(&rlat)?, values(&rlon)?);
+    let (latitudes, longitudes) = ys
+        .iter()
+        .flat_map(|&y| {
+            let pole = &pole;
+            xs.iter().map(move |&x| pole.geographic(y, x))
+        })
+        .unzip();
+    Ok(Some(AuxiliaryCoordinates {
+        dimensions: vec![rlat.name(), rlon.name()],
+        latitude_name: rlat.name(),
+        longitude_name: rlon.name(),
+        latitudes,
+        longitudes,
     }))
 }
 
@@ -144,10 +211,6 @@ pub(crate) fn grid_kind(
     let err = |message: String| IngestError::Grid {
         path: path.to_owned(),
         message,
-    };
-    let string = |var: &netcdf::Variable, key: &str| match var.attribute_value(key).and_then(|a| a.ok()) {
-        Some(netcdf::AttributeValue::Str(s)) => Some(s),
-        _ => None,
     };
     let Some(mapping_name) = file.variable(data_variable).and_then(|v| string(&v, "grid_mapping")) else {
         return Ok(reduced_or_unstructured(file, data_variable, coordinates));

@@ -176,7 +176,10 @@ impl NetcdfSource {
                 Role::Latitude
             } else if LONGITUDE_NAMES.contains(&dim) || standard_name == "longitude" || units == "degrees_east" {
                 Role::Longitude
-            } else if LEVEL_NAMES.contains(&dim) || standard_name == "air_pressure" {
+            } else if LEVEL_NAMES.contains(&dim)
+                || matches!(standard_name.as_str(), "air_pressure" | "height" | "altitude" | "depth")
+                || coordinate_says("axis").as_deref() == Some("Z")
+            {
                 Role::Level
             } else if MEMBER_NAMES.contains(&dim) || standard_name == "realization" {
                 Role::Member
@@ -187,10 +190,15 @@ impl NetcdfSource {
 
         // Data variables: everything on the horizontal grid that is not itself a coordinate.
         let mut candidates = Vec::new();
+        // Cell bounds (`lat_bnds(y, x, nv4)`, CF's `bounds`) describe coordinates, not data.
+        let bounds: Vec<String> = file
+            .variables()
+            .filter_map(|v| attr_string(&attributes(&v), "bounds"))
+            .collect();
         for var in file.variables() {
             let name = var.name();
             let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
-            if dims.len() == 1 && dims[0] == name {
+            if (dims.len() == 1 && dims[0] == name) || bounds.contains(&name) {
                 continue;
             }
             if auxiliary

@@ -139,6 +139,42 @@ impl RotatedLatLon {
         )
     }
 
+    /// Only the rotation, from CF's pole of the rotated grid (`grid_north_pole_latitude`,
+    /// `grid_north_pole_longitude`): enough for [`Self::geographic`].
+    pub fn from_north_pole(latitude: f64, longitude: f64) -> Self {
+        Self {
+            ni: 0,
+            nj: 0,
+            first_latitude: 0.0,
+            first_longitude: 0.0,
+            di: 0.0,
+            dj: 0.0,
+            south_pole_latitude: -latitude,
+            south_pole_longitude: (longitude + 180.0).rem_euclid(360.0),
+            earth_radius: 0.0,
+            scanning: Scanning::default(),
+        }
+    }
+
+    /// Geographic latitude and longitude (degrees east in [0, 360)) of the point at rotated
+    /// latitude and longitude `rotated`, as GRIB's and COSMO's rotation has it: the sphere turned
+    /// about the y axis by the southern pole's latitude + 90°, then about the z axis by its
+    /// longitude.
+    pub fn geographic(&self, rotated_latitude: f64, rotated_longitude: f64) -> (f64, f64) {
+        let (lat, lon) = (rotated_latitude.to_radians(), rotated_longitude.to_radians());
+        let (x, y, z) = (lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin());
+        let theta = -(90.0 + self.south_pole_latitude).to_radians();
+        let phi = -self.south_pole_longitude.to_radians();
+        let (ct, st, cp, sp) = (theta.cos(), theta.sin(), phi.cos(), phi.sin());
+        let xg = ct * cp * x + sp * y + st * cp * z;
+        let yg = -ct * sp * x + cp * y - st * sp * z;
+        let zg = -st * x + ct * z;
+        (
+            zg.clamp(-1.0, 1.0).asin().to_degrees(),
+            yg.atan2(xg).to_degrees().rem_euclid(360.0),
+        )
+    }
+
     /// CF's pole of the rotated grid: the antipode of GRIB's southern pole.
     pub fn north_pole(&self) -> (f64, f64) {
         (-self.south_pole_latitude, centred(self.south_pole_longitude - 180.0))

@@ -199,6 +199,18 @@ fn rotated_lat_lon_grib2() {
     // grid's last point (rotated 0°, 0°) is 50°N 10°E in geographical coordinates.
     let (lat, lon) = fields.grid.point(fields.grid.len() - 1);
     assert!((lat - 50.0).abs() < 1e-6 && (lon - 10.0).abs() < 1e-6, "{lat} {lon}");
+    // Our rotation (what places a NetCDF rotated grid that has only its axes) gives ecCodes'
+    // points from the rotated axes, to the 1e-5° ecCodes rounds them to.
+    let (x, y) = r.axes();
+    for p in 0..fields.grid.len() {
+        let (a, b) = r.geographic(y[p / x.len()], x[p % x.len()]);
+        let (lat, lon) = fields.grid.point(p);
+        let d = (b - lon).rem_euclid(360.0);
+        assert!(
+            (a - lat).abs() < 1e-5 && d.min(360.0 - d) < 1e-5,
+            "point {p}: ({a}, {b}) vs ecCodes ({lat}, {lon})"
+        );
+    }
 }
 
 #[test]
