@@ -100,6 +100,11 @@ fn bad_input_is_one_line_and_exit_code_2() {
             vec!["inspect", "/usr/share/ncarg/data/cdf/ced1.lf00.t00z.eta.nc"],
             "no variable on a latitude × longitude grid; V_GRD_6_SIGY's coordinates (gridlat_6 gridlon_6) are not in the file",
         ),
+        // ICON's atmosphere output, whose coordinates live in the run's grid file.
+        (
+            vec!["inspect", "/usr/share/ncarg/data/nug/atm_phy_mag0004_1985.nc"],
+            "cosmu0 is on an unstructured grid whose coordinates are in a separate grid file (ICON's)",
+        ),
         // DWD's COSMO-DE synthetic satellite image: not a model field.
         (
             vec!["inspect", COSMO_SATELLITE],

@@ -38,22 +38,34 @@ fn string(var: &netcdf::Variable, key: &str) -> Option<String> {
     }
 }
 
-/// "; V's coordinates (lat lon) are not in the file" for the first variable whose `coordinates`
-/// attribute names variables the file lacks (NCL's conversions of NCEP GRIB name 2-D
-/// coordinates they did not write), to say why no grid was found.
+/// Why no grid was found, when the file tells: an ICON field without coordinates (they are in
+/// the run's grid file), or "; V's coordinates (lat lon) are not in the file" for a variable
+/// whose `coordinates` attribute names variables the file lacks (NCL's conversions of NCEP
+/// GRIB name 2-D coordinates they did not write).
 pub(crate) fn absent_coordinates(file: &netcdf::File) -> Option<String> {
-    file.variables().find_map(|var| {
-        let named = string(&var, "coordinates")?;
-        let missing: Vec<&str> = named
-            .split_whitespace()
-            .filter(|c| file.variable(c).is_none())
-            .collect();
-        (!missing.is_empty()).then(|| {
+    // ICON writes its fields without coordinates; they are in the run's grid file.
+    let icon = file.variables().find_map(|var| {
+        (string(&var, "grid_type").as_deref() == Some("unstructured") && string(&var, "coordinates").is_none()).then(|| {
             format!(
-                "; {}'s coordinates ({}) are not in the file",
-                var.name(),
-                missing.join(" ")
+                "; {} is on an unstructured grid whose coordinates are in a separate grid file (ICON's): add them first (cdo setgrid,GRIDFILE)",
+                var.name()
             )
+        })
+    });
+    icon.or_else(|| {
+        file.variables().find_map(|var| {
+            let named = string(&var, "coordinates")?;
+            let missing: Vec<&str> = named
+                .split_whitespace()
+                .filter(|c| file.variable(c).is_none())
+                .collect();
+            (!missing.is_empty()).then(|| {
+                format!(
+                    "; {}'s coordinates ({}) are not in the file",
+                    var.name(),
+                    missing.join(" ")
+                )
+            })
         })
     })
 }
