@@ -43,7 +43,8 @@ fn the_band_of_every_target_comes_from_the_host() {
         &model_grid,
         &store.mask,
         vejr_models::boundary::BoundaryWidth::Points(2),
-    );
+    )
+    .unwrap();
     let plain = SampleReader::new(store.clone(), vec![0], vec![]).unwrap();
     let forced = SampleReader::new(store.clone(), vec![0], vec![])
         .unwrap()

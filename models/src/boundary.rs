@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::GridPoints;
 use crate::graph::icosahedral_mesh::lat_lon_to_xyz;
 use crate::graph::spatial_index::SpatialIndex;
+use crate::graph::spherical_hull::{distance_to_outline, spherical_hull};
 
 /// Mean Earth radius (km), for widths given in kilometres.
 const EARTH_RADIUS_KM: f64 = 6371.0;
@@ -34,10 +35,14 @@ impl std::fmt::Display for BoundaryWidth {
 /// Per point of the grid (row-major), whether it is in the band. The edge is the grid's own (a
 /// regional box, or a projected domain's rows and columns) and any point outside the domain
 /// (`inside` false: missing in the data), so a domain of irregular outline gets a band along
-/// its real edge.
-pub fn boundary_band(grid: &GridPoints, inside: &[bool], width: BoundaryWidth) -> Vec<bool> {
+/// its real edge. A grid without rows (an unstructured set, a reduced grid cut to an area) has
+/// the convex hull of its points for edge, and takes a width in kilometres only.
+pub fn boundary_band(grid: &GridPoints, inside: &[bool], width: BoundaryWidth) -> Result<Vec<bool>, String> {
     let [ny, nx] = grid.shape();
     assert_eq!(inside.len(), ny * nx, "one inside flag per grid point");
+    if grid.points.is_some() && ny == 1 {
+        return band_without_rows(grid, inside, width);
+    }
     // Chebyshev steps from the outside: 1 on the outermost interior ring.
     let mut steps = vec![usize::MAX; ny * nx];
     let mut frontier: Vec<usize> = Vec::new();
@@ -78,7 +83,7 @@ pub fn boundary_band(grid: &GridPoints, inside: &[bool], width: BoundaryWidth) -
         frontier = next;
         ring += 1;
     }
-    match width {
+    Ok(match width {
         BoundaryWidth::Points(n) => steps.iter().map(|&s| s <= n).collect(),
         BoundaryWidth::Kilometres(km) => {
             let xyz = |p: usize| {
@@ -93,7 +98,33 @@ pub fn boundary_band(grid: &GridPoints, inside: &[bool], width: BoundaryWidth) -
                 .map(|p| inside[p] && !index.within(&xyz(p), radius).is_empty())
                 .collect()
         }
-    }
+    })
+}
+
+fn band_without_rows(grid: &GridPoints, inside: &[bool], width: BoundaryWidth) -> Result<Vec<bool>, String> {
+    let km = match width {
+        BoundaryWidth::Kilometres(km) => km,
+        BoundaryWidth::Points(n) => {
+            return Err(format!(
+                "a band of {n} grid points needs a grid with rows, and this one ({} points) has none: give boundary_width_km",
+                grid.len()
+            ));
+        }
+    };
+    let xyz: Vec<_> = (0..grid.len())
+        .map(|p| {
+            let (lat, lon) = grid.lat_lon(p);
+            lat_lon_to_xyz(lat, lon)
+        })
+        .collect();
+    let domain: Vec<_> = xyz.iter().zip(inside).filter(|(_, i)| **i).map(|(p, _)| *p).collect();
+    let hull = spherical_hull(&domain)
+        .ok_or("the grid's points have no outline to put a band along (they reach round the globe)")?;
+    Ok(xyz
+        .iter()
+        .zip(inside)
+        .map(|(&p, &i)| i && distance_to_outline(p, &hull) * EARTH_RADIUS_KM <= km)
+        .collect())
 }
 
 /// True when the grid wraps round the globe in longitude: it has no lateral edge there.
@@ -145,7 +176,8 @@ mod tests {
             &GridPoints::axes(lat.clone(), lon.clone()),
             &[true; 42],
             BoundaryWidth::Points(2),
-        );
+        )
+        .unwrap();
         assert_eq!(
             draw(&band, 7),
             ["#######", "#######", "##...##", "##...##", "#######", "#######"]
@@ -164,7 +196,8 @@ mod tests {
             &GridPoints::axes(lat.clone(), lon.clone()),
             &inside,
             BoundaryWidth::Points(1),
-        );
+        )
+        .unwrap();
         assert_eq!(
             draw(&band, 7),
             [
@@ -182,7 +215,8 @@ mod tests {
             &GridPoints::axes(lat.clone(), lon.clone()),
             &[true; 17 * 25],
             BoundaryWidth::Kilometres(100.0),
-        );
+        )
+        .unwrap();
         let rows = draw(&band, 25);
         // North edge: rows 0, 1 (56 km) and 2 (111 km > 100) → two rows; the middle row
         // (58 − 4° = 54°N, 0.5° of longitude = 33 km): columns 0..=3 (99 km) of the west edge.
@@ -190,6 +224,54 @@ mod tests {
         assert_eq!(&rows[2][5..20], "...............", "{rows:#?}");
         assert_eq!(&rows[8][..5], "####.", "{rows:#?}");
         assert_eq!(&rows[8][20..], ".####", "{rows:#?}");
+    }
+
+    /// A grid without rows has the hull of its points for edge: on a box near the equator
+    /// (whose sides are nearly great circles) the band by kilometres is the one the box's rows
+    /// and columns give, but for points within a few km of the width, where the box's
+    /// parallels and the hull's great circles part.
+    #[test]
+    fn a_grid_without_rows_is_banded_from_the_hull_of_its_points() {
+        let (lat, lon) = (axis(5.0, -0.5, 21), axis(0.0, 0.5, 31));
+        let by_rows = boundary_band(
+            &GridPoints::axes(lat.clone(), lon.clone()),
+            &[true; 21 * 31],
+            BoundaryWidth::Kilometres(150.0),
+        )
+        .unwrap();
+        let (lats, lons): (Vec<f64>, Vec<f64>) = lat.iter().flat_map(|&a| lon.iter().map(move |&b| (a, b))).unzip();
+        let points = GridPoints {
+            latitudes: lats.clone(),
+            longitudes: lons.clone(),
+            points: Some(crate::graph::PointLayout {
+                shape: [1, 21 * 31],
+                global: false,
+            }),
+        };
+        let by_hull = boundary_band(&points, &[true; 21 * 31], BoundaryWidth::Kilometres(150.0)).unwrap();
+        let banded = by_hull.iter().filter(|&&b| b).count();
+        assert!(banded > 200 && banded < 21 * 31 - 100, "{banded}");
+        for p in 0..by_rows.len() {
+            if by_rows[p] != by_hull[p] {
+                // Only where a point is within 5 km of the width from the nearest side.
+                let to_side = [5.0 - lats[p], lats[p] + 5.0, lons[p], 15.0 - lons[p]]
+                    .into_iter()
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    (to_side.to_radians() * EARTH_RADIUS_KM - 150.0).abs() < 5.0,
+                    "point {p} ({}, {}): rows {}, hull {}",
+                    lats[p],
+                    lons[p],
+                    by_rows[p],
+                    by_hull[p]
+                );
+            }
+        }
+        let refused = boundary_band(&points, &[true; 21 * 31], BoundaryWidth::Points(2)).unwrap_err();
+        assert!(
+            refused.contains("needs a grid with rows") && refused.contains("boundary_width_km"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -348,7 +348,8 @@ pub fn plan(config: &RunConfig, store: &Store, ranks: usize) -> Result<TrainingP
         }
         Some(width) => {
             let grid = crate::model_grid::model_grid(&store.grid);
-            let band = vejr_models::boundary::boundary_band(&grid, &store.mask, width);
+            let band = vejr_models::boundary::boundary_band(&grid, &store.mask, width)
+                .map_err(|e| format!("boundary band of store {}: {e}", store.path.display()))?;
             let (inside, banded) = (
                 store.mask.iter().filter(|&&m| m).count(),
                 band.iter().filter(|&&b| b).count(),

@@ -9,6 +9,7 @@ pub mod features;
 pub mod grid_mesh_connectivity;
 pub mod icosahedral_mesh;
 pub mod spatial_index;
+pub mod spherical_hull;
 
 use rayon::prelude::*;
 
