@@ -92,7 +92,8 @@ enum Command {
         /// model's forecast, on any grid) its boundary band takes at every step; default --store.
         #[arg(long, num_args = 1..)]
         boundary: Vec<PathBuf>,
-        /// netcdf: CF-1.8 NetCDF4; grib: GRIB2 through ecCodes (regular lat-lon grids, ecCodes short names).
+        /// netcdf: CF-1.8 NetCDF4; grib: GRIB2 through ecCodes on the model's grid (lat-lon,
+        /// Lambert, rotated, polar stereographic, reduced Gaussian), ecCodes short names.
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
         /// Where the network runs: cpu, or cuda (a build with --features cuda and an NVIDIA GPU).
