@@ -47,11 +47,8 @@ demo: deps
 	$(VEJR_DEV) inspect --config configs/demo.toml /usr/share/ncarg/data/cdf/Pstorm.cdf
 	$(VEJR_DEV) ingest --config configs/demo.toml --overwrite
 	$(VEJR_DEV) train --config configs/demo-train.toml --overwrite
-	@for d in $(DEMO_DATES); do \
-		echo "$(VEJR_DEV) forecast --date $$d ..."; \
-		$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
-			--date $$d --lead 72h --out $(DEMO_OUT)/forecast-$$(echo $$d | tr -d -- '-T').nc --overwrite || exit 1; \
-	done
+	$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
+		--date $(DEMO_DATES) --lead 72h --out '$(DEMO_OUT)/forecast-{reference_time}.nc' --overwrite
 	$(VEJR_DEV) forecast --checkpoint $(DEMO_OUT)/run/best.vejr --store $(DEMO_OUT)/blizzard-1996.zarr \
 		--date 1996-01-16T00 --lead 72h --out $(DEMO_OUT)/forecast-1996011600.grib2 --format grib --overwrite
 	$(VEJR_DEV) evaluate $(foreach f,$(DEMO_FORECASTS),--forecast $(f)) --truth $(DEMO_OUT)/blizzard-1996.zarr \

@@ -70,13 +70,16 @@ enum Command {
         /// Start from this store's analyses at --date.
         #[arg(long, requires = "date")]
         store: Option<PathBuf>,
-        /// Initial time, UTC: 1996-01-16, 1996-01-16T06, 1996-01-16T06:00 or 1996-01-16T06:00:00Z.
-        #[arg(long, requires = "store", value_parser = vejr_engine::date_argument::parse_reference_time)]
-        date: Option<chrono::DateTime<chrono::Utc>>,
+        /// Initial time, UTC: 1996-01-16, 1996-01-16T06, 1996-01-16T06:00 or 1996-01-16T06:00:00Z;
+        /// several, or a series START/END (every model step) or START/END/STEP (1996-01-16/1996-01-31/1d),
+        /// one forecast from each with the model loaded once.
+        #[arg(long, num_args = 1.., requires = "store", value_parser = vejr_engine::date_argument::parse_initial_times)]
+        date: Vec<vejr_engine::date_argument::InitialTimes>,
         /// How far ahead: 240h, 10d, or a number of model steps.
         #[arg(long)]
         lead: String,
-        /// The forecast file to write (NetCDF or GRIB2, by --format).
+        /// The forecast file to write (NetCDF or GRIB2, by --format); `{reference_time}` in the
+        /// name becomes the initial time, YYYYMMDDHH (needed for several --date).
         #[arg(long)]
         out: PathBuf,
         /// Replace --out if it exists (it is replaced only once the new forecast is complete).
@@ -176,7 +179,7 @@ fn main() -> ExitCode {
             checkpoint,
             init,
             store: store.as_deref(),
-            date: *date,
+            dates: date,
             lead,
             out,
             overwrite: *overwrite,

@@ -457,6 +457,77 @@ fn short_dates_and_an_existing_forecast_kept_unless_overwrite() {
 }
 
 #[test]
+fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("f-{reference_time}.nc");
+    let out = forecast("2019-03-26T00/2019-03-26T12", "12h", &template);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("3 forecasts to +12 h"), "{}", stdout(&out));
+    for (stamp, units) in [
+        ("2019032600", "hours since 2019-03-26 00:00:00"),
+        ("2019032606", "hours since 2019-03-26 06:00:00"),
+        ("2019032612", "hours since 2019-03-26 12:00:00"),
+    ] {
+        let file = netcdf::open(dir.path().join(format!("f-{stamp}.nc"))).unwrap();
+        let time = file.variable("time").unwrap();
+        assert_eq!(
+            text_attribute(time.attribute_value("units").and_then(|v| v.ok())),
+            units
+        );
+    }
+    // The same numbers as the forecast from that time alone.
+    let single = dir.path().join("single.nc");
+    let out = forecast("2019-03-26T06", "12h", &single);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read_all(&single, "t2m"),
+        read_all(&dir.path().join("f-2019032606.nc"), "t2m")
+    );
+
+    // Several forecasts into one name, or over a file already there: refused before any runs.
+    let one = dir.path().join("one.nc");
+    let out = forecast("2019-03-26/2019-03-27", "6h", &one);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("5 forecasts need {reference_time} in the file name"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!one.exists());
+    let out = forecast("2019-03-25T18/2019-03-26T00", "6h", &template);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("f-2019032600.nc exists; pass --overwrite"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("f-2019032518.nc").exists());
+
+    // A start the store lacks stops the series there, saying which and what is already written.
+    let mut args = forecast_args("2019-03-27T12", "6h", &template);
+    let at = args.iter().position(|a| *a == "2019-03-27T12").unwrap();
+    args.insert(at + 1, "2019-04-02T00");
+    let out = vejr(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // After the first forecast's progress lines, one line for the error.
+    assert_eq!(err.lines().filter(|l| l.starts_with("vejr: error")).count(), 1, "{err}");
+    assert!(
+        err.trim_end().lines().last().unwrap().starts_with("vejr: error"),
+        "{err}"
+    );
+    assert!(
+        err.contains("forecast 2 of 2, from 2019-04-02T00:00Z: ")
+            && err.contains("no analysis at 2019-04-02T00:00Z")
+            && err.contains("the forecast before it is written"),
+        "{err}"
+    );
+    assert!(dir.path().join("f-2019032712.nc").exists());
+    assert!(!dir.path().join("f-2019040200.nc").exists());
+    assert!(!dir.path().join("f-2019040200.nc.partial").exists());
+}
+
+#[test]
 fn bad_initial_conditions_get_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("f.nc");

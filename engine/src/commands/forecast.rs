@@ -1,11 +1,16 @@
-//! `vejr forecast --checkpoint K (--init FILE… | --store S --date D) [--boundary HOST…] --lead 10d --out F.nc`.
+//! `vejr forecast --checkpoint K (--init FILE… | --store S --date D…) [--boundary HOST…] --lead 10d --out F.nc`:
+//! one forecast, or a series from several initial times (a hindcast) with the model loaded once.
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use vejr_models::checkpoint;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vejr_models::checkpoint::{self, CheckpointMetadata};
+use vejr_models::gnn::GraphBackend;
 
 use crate::backend::DeviceKind;
+use crate::date_argument::{self, InitialTimes};
 use crate::forecast::{self, initial_condition};
 use crate::{CommandError, CommandResult};
 
@@ -13,8 +18,10 @@ pub struct ForecastArgs<'a> {
     pub checkpoint: &'a Path,
     pub init: &'a [PathBuf],
     pub store: Option<&'a Path>,
-    pub date: Option<DateTime<Utc>>,
+    /// Initial times in the store: one, several, or series (`START/END[/STEP]`).
+    pub dates: &'a [InitialTimes],
     pub lead: &'a str,
+    /// The file, or with `{reference_time}` in its name one file per initial time.
     pub out: &'a Path,
     pub overwrite: bool,
     pub format: forecast::OutputFormat,
@@ -32,42 +39,158 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
     if steps == 0 {
         return Err(CommandError::bad_input("--lead must be at least one step"));
     }
-    let inputs = std::iter::once(a.checkpoint)
-        .chain(a.init.iter().map(PathBuf::as_path))
-        .chain(a.store);
-    for input in inputs {
-        if crate::same_file(a.out, input) {
-            return Err(CommandError::bad_input(format!(
-                "--out {} is an input of this forecast; choose another name",
-                a.out.display()
-            )));
-        }
-    }
-    if a.out.exists() && !a.overwrite && !a.out.is_dir() {
-        return Err(CommandError::bad_input(format!(
-            "--out {} exists; pass --overwrite to replace it",
-            a.out.display()
-        )));
-    }
-    if a.out.is_dir() {
-        return Err(CommandError::bad_input(format!(
-            "--out {} is a directory",
-            a.out.display()
-        )));
-    }
-    let initial = match (a.init.is_empty(), a.store, a.date) {
-        (false, None, None) => initial_condition::from_files(a.init, &meta),
-        (true, Some(store), Some(date)) => initial_condition::from_store(store, date, &meta),
+    // None: the reference time is the --init files', known once they are read.
+    let starts: Vec<Option<DateTime<Utc>>> = match (a.init.is_empty(), a.store, a.dates.is_empty()) {
+        (false, None, true) => vec![None],
+        (true, Some(_), false) => date_argument::expand(a.dates, TimeDelta::seconds(meta.time_step_seconds))
+            .map_err(CommandError::bad_input)?
+            .into_iter()
+            .map(Some)
+            .collect(),
         _ => {
             return Err(CommandError::bad_input(
                 "give either --init FILE… or both --store and --date",
             ));
         }
+    };
+    let templated = a.out.to_string_lossy().contains(date_argument::REFERENCE_TIME);
+    if starts.len() > 1 && !templated {
+        return Err(CommandError::bad_input(format!(
+            "--out {}: {} forecasts need {} in the file name (forecast-{}.nc)",
+            a.out.display(),
+            starts.len(),
+            date_argument::REFERENCE_TIME,
+            date_argument::REFERENCE_TIME
+        )));
+    }
+    // Every output a series will write is checked before the first forecast runs.
+    for start in starts.iter().flatten() {
+        check_output(a, &date_argument::output_path(a.out, *start))?;
+    }
+    match a.device {
+        DeviceKind::Cpu => forecasts::<crate::backend::Cpu>(a, &meta, &starts, steps, &Default::default()),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            forecasts::<crate::backend::Gpu>(a, &meta, &starts, steps, &crate::backend::cuda_device(0)?)
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => Err(crate::backend::cuda_missing()),
+    }
+}
+
+/// The output must not be an input, a directory, or (without --overwrite) an existing file.
+fn check_output(a: &ForecastArgs, out: &Path) -> CommandResult {
+    let inputs = std::iter::once(a.checkpoint)
+        .chain(a.init.iter().map(PathBuf::as_path))
+        .chain(a.store)
+        .chain(a.boundary.iter().map(PathBuf::as_path));
+    for input in inputs {
+        if crate::same_file(out, input) {
+            return Err(CommandError::bad_input(format!(
+                "--out {} is an input of this forecast; choose another name",
+                out.display()
+            )));
+        }
+    }
+    if out.is_dir() {
+        return Err(CommandError::bad_input(format!(
+            "--out {} is a directory",
+            out.display()
+        )));
+    }
+    if out.exists() && !a.overwrite {
+        return Err(CommandError::bad_input(format!(
+            "--out {} exists; pass --overwrite to replace it",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Loads the model once and runs a forecast from each start.
+fn forecasts<B: GraphBackend>(
+    a: &ForecastArgs,
+    meta: &CheckpointMetadata,
+    starts: &[Option<DateTime<Utc>>],
+    steps: usize,
+    device: &B::Device,
+) -> CommandResult {
+    let loaded = forecast::LoadedModel::<B>::load(a.checkpoint, meta, device)?;
+    let started = Instant::now();
+    let n = starts.len();
+    let mut written = Vec::with_capacity(n);
+    for (i, start) in starts.iter().enumerate() {
+        let in_series = |e: CommandError| match start {
+            Some(date) if n > 1 => CommandError {
+                message: format!(
+                    "forecast {} of {n}, from {}: {}{}",
+                    i + 1,
+                    date.format("%Y-%m-%dT%H:%MZ"),
+                    e.message,
+                    match i {
+                        0 => String::new(),
+                        1 => "; the forecast before it is written".into(),
+                        _ => format!("; the {i} before it are written"),
+                    }
+                ),
+                ..e
+            },
+            _ => e,
+        };
+        if let Some(date) = start
+            && n > 1
+        {
+            println!("forecast {} of {n}: from {}", i + 1, date.format("%Y-%m-%dT%H:%MZ"));
+        }
+        let report = one_forecast(a, meta, &loaded, *start, steps, device).map_err(in_series)?;
+        let simulated_days = (steps as f64 * meta.time_step_seconds as f64) / 86_400.0;
+        println!(
+            "forecast from {} to +{} h in {:.1}s ({:.3} s/step, {:.1} simulated days per minute), peak memory {} MiB",
+            report.reference_time.format("%Y-%m-%dT%H:%MZ"),
+            steps as i64 * meta.time_step_seconds / 3600,
+            report.seconds,
+            report.seconds / report.steps as f64,
+            simulated_days / (report.seconds / 60.0).max(1e-9),
+            report
+                .peak_rss_kib
+                .map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+        );
+        println!("forecast: {}", report.path.display());
+        written.push(report.path);
+    }
+    if n > 1 {
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{n} forecasts to +{} h in {seconds:.1}s ({:.2} s each): {} … {}",
+            steps as i64 * meta.time_step_seconds / 3600,
+            seconds / n as f64,
+            written[0].display(),
+            written[n - 1].display()
+        );
+    }
+    Ok(())
+}
+
+fn one_forecast<B: GraphBackend>(
+    a: &ForecastArgs,
+    meta: &CheckpointMetadata,
+    loaded: &forecast::LoadedModel<B>,
+    start: Option<DateTime<Utc>>,
+    steps: usize,
+    device: &B::Device,
+) -> CommandResult<forecast::ForecastReport> {
+    let initial = match (start, a.store) {
+        (Some(date), Some(store)) => initial_condition::from_store(store, date, meta),
+        _ => initial_condition::from_files(a.init, meta),
     }
     .map_err(CommandError::bad_input)?;
     let reference = initial.reference_time;
+    let out = date_argument::output_path(a.out, reference);
+    if start.is_none() {
+        check_output(a, &out)?;
+    }
     let boundary = match (
-        forecast::boundary_forcing::band_of(&meta).map_err(CommandError::bad_input)?,
+        forecast::boundary_forcing::band_of(meta).map_err(CommandError::bad_input)?,
         a.boundary,
     ) {
         (None, []) => None,
@@ -88,52 +211,16 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
                 (given, _) => given.to_vec(),
             };
             Some(
-                forecast::boundary_forcing::BoundaryForcing::new(&meta, band, &host, reference, steps)
+                forecast::boundary_forcing::BoundaryForcing::new(meta, band, &host, reference, steps)
                     .map_err(CommandError::bad_input)?,
             )
         }
     };
     let output = forecast::OutputRequest {
-        path: a.out,
+        path: &out,
         format: a.format,
         write_initial_state: a.write_initial_state,
         variables: a.variables,
     };
-    let report = match a.device {
-        DeviceKind::Cpu => forecast::run::<crate::backend::Cpu>(
-            a.checkpoint,
-            &meta,
-            initial,
-            steps,
-            &output,
-            boundary,
-            &Default::default(),
-        )?,
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => forecast::run::<crate::backend::Gpu>(
-            a.checkpoint,
-            &meta,
-            initial,
-            steps,
-            &output,
-            boundary,
-            &crate::backend::cuda_device(0)?,
-        )?,
-        #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => return Err(crate::backend::cuda_missing()),
-    };
-    let simulated_days = (steps as f64 * meta.time_step_seconds as f64) / 86_400.0;
-    println!(
-        "forecast from {} to +{} h in {:.1}s ({:.3} s/step, {:.1} simulated days per minute), peak memory {} MiB",
-        reference.format("%Y-%m-%dT%H:%MZ"),
-        steps as i64 * meta.time_step_seconds / 3600,
-        report.seconds,
-        report.seconds / report.steps as f64,
-        simulated_days / (report.seconds / 60.0).max(1e-9),
-        report
-            .peak_rss_kib
-            .map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
-    );
-    println!("forecast: {}", report.path.display());
-    Ok(())
+    forecast::run(loaded, meta, initial, steps, &output, boundary, device)
 }

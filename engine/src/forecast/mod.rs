@@ -79,6 +79,7 @@ pub fn parse_lead(text: &str, step_seconds: i64) -> Result<usize, String> {
 
 pub struct ForecastReport {
     pub path: PathBuf,
+    pub reference_time: chrono::DateTime<chrono::Utc>,
     pub steps: usize,
     pub seconds: f64,
     pub peak_rss_kib: Option<u64>,
@@ -165,8 +166,45 @@ impl ForecastOutput for SelectedChannels {
     }
 }
 
+/// A checkpoint's network, graph and grid, loaded once for every forecast a command runs (a
+/// hindcast series of hundreds would otherwise rebuild the graph for each).
+pub struct LoadedModel<'a, B: GraphBackend> {
+    path: &'a Path,
+    model: Forecaster<B>,
+    tensors: GraphTensors<B>,
+    grid: vejr_models::graph::GridPoints,
+    checkpoint_grid: vejr_ingest::Grid,
+    fingerprint: String,
+}
+
+impl<'a, B: GraphBackend> LoadedModel<'a, B> {
+    pub fn load(path: &'a Path, meta: &CheckpointMetadata, device: &B::Device) -> CommandResult<Self> {
+        let expected = Expectation {
+            columns: Some(&meta.columns),
+            latitudes: Some(&meta.latitudes),
+            longitudes: Some(&meta.longitudes),
+            time_step_seconds: Some(meta.time_step_seconds),
+        };
+        let (model, _): (Forecaster<B>, _) =
+            checkpoint::load(path, &expected, device).map_err(|e| CommandError::bad_input(e.to_string()))?;
+        let checkpoint_grid = crate::model_grid::checkpoint_grid(meta).map_err(CommandError::bad_input)?;
+        let grid = crate::model_grid::model_grid(&checkpoint_grid);
+        let graph =
+            WeatherGraph::build(&grid, meta.model.mesh_level).map_err(|e| CommandError::failure(e.to_string()))?;
+        let tensors = GraphTensors::<B>::new(&graph, device);
+        Ok(Self {
+            path,
+            model,
+            tensors,
+            grid,
+            checkpoint_grid,
+            fingerprint: checkpoint_fingerprint(path),
+        })
+    }
+}
+
 pub fn run<B: GraphBackend>(
-    checkpoint_path: &Path,
+    loaded: &LoadedModel<B>,
     meta: &CheckpointMetadata,
     initial: InitialCondition,
     steps: usize,
@@ -175,18 +213,14 @@ pub fn run<B: GraphBackend>(
     device: &B::Device,
 ) -> CommandResult<ForecastReport> {
     let (out, format) = (output.path, output.format);
-    let expected = Expectation {
-        columns: Some(&meta.columns),
-        latitudes: Some(&meta.latitudes),
-        longitudes: Some(&meta.longitudes),
-        time_step_seconds: Some(meta.time_step_seconds),
-    };
-    let (model, _): (Forecaster<B>, _) =
-        checkpoint::load(checkpoint_path, &expected, device).map_err(|e| CommandError::bad_input(e.to_string()))?;
-    let checkpoint_grid = crate::model_grid::checkpoint_grid(meta).map_err(CommandError::bad_input)?;
-    let grid = crate::model_grid::model_grid(&checkpoint_grid);
-    let graph = WeatherGraph::build(&grid, meta.model.mesh_level).map_err(|e| CommandError::failure(e.to_string()))?;
-    let tensors = GraphTensors::<B>::new(&graph, device);
+    let LoadedModel {
+        path: checkpoint_path,
+        model,
+        tensors,
+        grid,
+        checkpoint_grid,
+        fingerprint,
+    } = loaded;
     let points = grid.len();
     let channels = meta.columns.len();
     let state = |v: Vec<f32>| vejr_models::float_tensor::<B, 3>(v, [1, points, channels], device);
@@ -197,7 +231,6 @@ pub fn run<B: GraphBackend>(
     let step = TimeDelta::seconds(meta.time_step_seconds);
     let reference = initial.reference_time;
 
-    let hash = checkpoint_fingerprint(checkpoint_path);
     let training = &meta.training;
     let attributes = [
         (
@@ -205,7 +238,7 @@ pub fn run<B: GraphBackend>(
             format!("{} ({})", env!("CARGO_PKG_VERSION"), env!("VEJR_GIT_REVISION")),
         ),
         ("checkpoint", checkpoint_path.display().to_string()),
-        ("checkpoint_fnv1a", hash),
+        ("checkpoint_fnv1a", fingerprint.clone()),
         (
             "checkpoint_vejr_version",
             format!("{} ({})", meta.vejr_version, meta.git_revision),
@@ -234,7 +267,7 @@ pub fn run<B: GraphBackend>(
     let all_columns = columns_of(meta);
     let channels = select_channels(&all_columns, output.variables).map_err(CommandError::bad_input)?;
     let columns: Vec<Column> = channels.iter().map(|&c| all_columns[c].clone()).collect();
-    let output_grid = OutputGrid::of(&checkpoint_grid);
+    let output_grid = OutputGrid::of(checkpoint_grid);
     // A variable GRIB cannot name or a grid it cannot describe is the user's input, found before
     // any compute.
     let mut writer: Box<dyn ForecastOutput> = match format {
@@ -286,7 +319,7 @@ pub fn run<B: GraphBackend>(
         Ok(values)
     };
     let forcings_of = |k: usize| {
-        let v = vejr_models::forcings::step_forcings(&grid, reference + step * k as i32, step);
+        let v = vejr_models::forcings::step_forcings(grid, reference + step * k as i32, step);
         let forcings = vejr_models::float_tensor::<B, 3>(v, [1, points, 3 * FORCING_CHANNELS], device);
         let (Some(forcing), Some(band)) = (&boundary, &band_input) else {
             return forcings;
@@ -322,7 +355,7 @@ pub fn run<B: GraphBackend>(
             .map_err(CommandError::failure)?;
     }
     model.rollout(
-        &tensors,
+        tensors,
         &meta.normalization,
         state(initial.previous),
         state(initial.current),
@@ -362,6 +395,7 @@ pub fn run<B: GraphBackend>(
     let path = writer.finish().map_err(CommandError::failure)?;
     Ok(ForecastReport {
         path,
+        reference_time: reference,
         steps,
         seconds: started.elapsed().as_secs_f64(),
         peak_rss_kib: peak_rss_kib(),
