@@ -103,7 +103,16 @@ impl Grid {
             return Err("duplicate latitudes".into());
         }
 
-        let wrapped: Vec<f64> = file_longitudes.iter().map(|&l| wrap_longitude(l)).collect();
+        // The cyclic column plotting datasets repeat at the end (0° again as 360°, NCL's
+        // add_cyclic): one place on Earth, read once, from the first column.
+        let cyclic = file_longitudes.len() > 2
+            && ((file_longitudes[file_longitudes.len() - 1] - file_longitudes[0]).abs() - 360.0).abs() < 1e-9;
+        let read = if cyclic {
+            &file_longitudes[..file_longitudes.len() - 1]
+        } else {
+            file_longitudes
+        };
+        let wrapped: Vec<f64> = read.iter().map(|&l| wrap_longitude(l)).collect();
         let mut columns: Vec<usize> = (0..wrapped.len()).collect();
         columns.sort_by(|&a, &b| wrapped[a].total_cmp(&wrapped[b]));
         let longitudes: Vec<f64> = columns.iter().map(|&c| wrapped[c]).collect();
@@ -432,9 +441,24 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_wrapped_longitude_is_refused() {
-        let err = Grid::from_file_coordinates(GridKind::RegularLatLon, &[0.0], &[0.0, 180.0, 360.0]);
-        assert!(err.unwrap_err().contains("duplicate longitudes"));
+    fn duplicate_wrapped_longitude_is_refused_but_a_trailing_cyclic_column_is_read_once() {
+        for lons in [[0.0, 360.0, 180.0], [0.0, 180.0, 720.0], [-180.0, 180.0, 0.0]] {
+            let err = Grid::from_file_coordinates(GridKind::RegularLatLon, &[0.0], &lons);
+            assert!(err.unwrap_err().contains("duplicate longitudes"), "{lons:?}");
+        }
+        for (lons, first) in [
+            ([0.0, 90.0, 180.0, 270.0, 360.0], 0.0),
+            ([-180.0, -90.0, 0.0, 90.0, 180.0], 0.0),
+        ] {
+            let (grid, reorder) = Grid::from_file_coordinates(GridKind::RegularLatLon, &[10.0, 0.0], &lons).unwrap();
+            assert_eq!(grid.longitudes, vec![first, 90.0, 180.0, 270.0], "{lons:?}");
+            assert_eq!(reorder.columns.len(), 4);
+            assert!(!reorder.columns.contains(&4), "the cyclic column is not read");
+            let mut out = Vec::new();
+            reorder_field(&[0., 1., 2., 3., 0., 10., 11., 12., 13., 10.], 5, &reorder, &mut out);
+            assert_eq!(out.len(), 8);
+            assert!(grid.is_global_in_longitude());
+        }
     }
 
     #[test]

@@ -9,8 +9,29 @@ use crate::fields::LevelType;
 use crate::hints::SourceHints;
 use crate::netcdf_reader::{attr_string, attributes};
 
+/// A dimension's coordinate variable: the one named after it, or, in files that name it
+/// otherwise (`lat(latitude)`, `plvl(level)`, as NCAR's older example files do), the only
+/// numeric 1-D variable on that dimension.
+pub(crate) fn axis_variable<'f>(file: &'f netcdf::File, dim: &str) -> Option<netcdf::Variable<'f>> {
+    if let Some(v) = file.variable(dim) {
+        return Some(v);
+    }
+    let mut on_dim = file.variables().filter(|v| {
+        let dims = v.dimensions();
+        dims.len() == 1 && dims[0].name() == dim && !matches!(v.vartype(), netcdf::types::NcVariableType::Char)
+    });
+    let only = on_dim.next()?;
+    on_dim.next().is_none().then_some(only)
+}
+
+/// Whether `var` is the coordinate variable of its one dimension.
+pub(crate) fn is_axis(file: &netcdf::File, var: &netcdf::Variable) -> bool {
+    let dims = var.dimensions();
+    dims.len() == 1 && axis_variable(file, &dims[0].name()).is_some_and(|a| a.name() == var.name())
+}
+
 pub(crate) fn coordinate_values(file: &netcdf::File, path: &Path, dim: &str) -> Result<Vec<f64>> {
-    match file.variable(dim) {
+    match axis_variable(file, dim) {
         Some(var) => var
             .get_values::<f64, _>(..)
             .map_err(|e| IngestError::variable(path, dim, e.to_string())),
@@ -28,7 +49,7 @@ pub(crate) fn read_time(
         path: path.to_owned(),
         message,
     };
-    let var = file.variable(dim);
+    let var = axis_variable(file, dim);
     let values = match &var {
         Some(_) => coordinate_values(file, path, dim)?,
         None => (0..file.dimension_len(dim).unwrap_or(0)).map(|i| i as f64).collect(),
@@ -94,8 +115,7 @@ pub(crate) fn forecast_reference_time(
 
 pub(crate) fn level_axis(file: &netcdf::File, path: &Path, dim: &str) -> Result<(LevelType, Vec<f64>)> {
     let values = coordinate_values(file, path, dim)?;
-    let units = file
-        .variable(dim)
+    let units = axis_variable(file, dim)
         .and_then(|v| attr_string(&attributes(&v), "units"))
         .unwrap_or_default()
         .to_ascii_lowercase();

@@ -82,7 +82,7 @@ pub(crate) fn auxiliary_coordinates(
     let find = |names: &[&str], standard_name: &str, units: &str| {
         file.variables().find(|v| {
             let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
-            let is_axis = dims.len() == 1 && dims[0] == v.name();
+            let is_axis = crate::netcdf_axes::is_axis(file, v);
             let says = |key: &str, value: &str| {
                 v.attribute_value(key)
                     .and_then(|a| a.ok())

@@ -10,7 +10,9 @@ use crate::error::{IngestError, Result};
 use crate::fields::{LevelType, TimeAxis, VariableInfo};
 use crate::grid::{Grid, GridKind, Reorder};
 use crate::hints::SourceHints;
-use crate::netcdf_axes::{coordinate_values, forecast_reference_time, is_evenly_spaced, level_axis, read_time};
+use crate::netcdf_axes::{
+    axis_variable, coordinate_values, forecast_reference_time, is_axis, is_evenly_spaced, level_axis, read_time,
+};
 use crate::source::{FieldSource, Header};
 
 const LATITUDE_NAMES: &[&str] = &["latitude", "lat", "g0_lat_0", "nav_lat"];
@@ -167,7 +169,7 @@ impl NetcdfSource {
             if let Some(role) = aux_role(dim) {
                 return role;
             }
-            let coordinate_says = |key: &str| file.variable(dim).and_then(|v| attr_string(&attributes(&v), key));
+            let coordinate_says = |key: &str| axis_variable(&file, dim).and_then(|v| attr_string(&attributes(&v), key));
             let standard_name = coordinate_says("standard_name").unwrap_or_default();
             let units = coordinate_says("units").unwrap_or_default();
             if time_names.contains(&dim) || (hints.time_dimension.is_none() && units.contains(" since ")) {
@@ -198,7 +200,7 @@ impl NetcdfSource {
         for var in file.variables() {
             let name = var.name();
             let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
-            if (dims.len() == 1 && dims[0] == name) || bounds.contains(&name) {
+            if is_axis(&file, &var) || bounds.contains(&name) {
                 continue;
             }
             if auxiliary
@@ -284,7 +286,7 @@ impl NetcdfSource {
             Some(dim) => TimeAxis::Valid(read_time(&file, path, &dim, hints)?),
             None => match dim_named(Role::Other) {
                 Some(dim) => {
-                    let values = match file.variable(&dim) {
+                    let values = match axis_variable(&file, &dim) {
                         Some(_) => coordinate_values(&file, path, &dim)?,
                         None => (0..file.dimension_len(&dim).unwrap_or(0)).map(|i| i as f64).collect(),
                     };

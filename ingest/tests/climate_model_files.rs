@@ -129,3 +129,52 @@ fn cam_se_unstructured_columns_are_read_as_points() {
     let t850 = &fields.variable("T850").unwrap().data;
     assert!(t850.iter().all(|v| (200.0..320.0).contains(v)));
 }
+
+/// NCL's T42 July winds (an EZPLOT dataset): 1-D `lat(latitude)`, `lon(longitude)` and
+/// `plvl(level)` are the axes of dimensions named otherwise, the longitudes repeat 0° as 360°
+/// (the cyclic column plotting adds), and time is a month number. The grid is read as the
+/// Gaussian T42 grid it is, the repeated column once; the month number needs the config's
+/// `time_units`, and without it the refusal names the units.
+#[test]
+fn axes_named_apart_from_their_dimensions_and_a_cyclic_column() {
+    let path = system_file("/usr/share/ncarg/data/cdf/ex01B1_uv300.hs.nc");
+    let e = read_fields(&path, &SourceHints::default()).unwrap_err().to_string();
+    assert!(
+        e.contains("ex01B1_uv300.hs.nc") && e.contains("time units \"Month\""),
+        "{e}"
+    );
+
+    let hints = SourceHints {
+        time_units: Some("days since 1990-07-01".into()),
+        ..Default::default()
+    };
+    let fields = read_fields(&path, &hints).unwrap();
+    assert_eq!(
+        fields.grid.shape(),
+        (64, 128),
+        "129 file columns, the last repeating the first"
+    );
+    assert!(
+        matches!(fields.grid.kind, GridKind::RegularGaussian { n: 32 }),
+        "{:?}",
+        fields.grid.kind
+    );
+    assert!(fields.grid.is_global_in_longitude());
+    let file_lat = values(&path, "lat");
+    let names: Vec<&str> = fields.variables.iter().map(|v| v.info.name.as_str()).collect();
+    assert_eq!(names, ["U", "V"]);
+    let u = fields.variable("U").unwrap();
+    assert_eq!(u.info.levels, vec![300.0], "plvl(level), in mb");
+    // Rows north to south, as the file's (south to north) reversed; values as the file has them.
+    let raw = values(&path, "U");
+    let north = file_lat.iter().cloned().fold(f64::MIN, f64::max);
+    assert_eq!(fields.grid.latitudes[0], north);
+    let file_row = file_lat.iter().position(|&l| l == north).unwrap();
+    let t = 1;
+    let (rows, file_columns, columns) = (64, 129, 128);
+    for i in (0..columns).step_by(9) {
+        let file = raw[(t * rows + file_row) * file_columns + i];
+        let ours = u.data[t * rows * columns + i];
+        assert_eq!(ours as f64, file, "column {i}");
+    }
+}
