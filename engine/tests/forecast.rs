@@ -409,11 +409,12 @@ fn forecast_from_cds_netcdf_and_from_vejr_s_own_output() {
     // The same ERA5 analyses, GRIB-decoded for the store and NetCDF-decoded here.
     assert!(worst < 0.05, "CDS and store starts differ by {worst} K");
 
-    // vejr's own output (t2m, vejr_store_name = 2t): its last two times start the next forecast.
-    let next = dir.path().join("next.nc");
+    // vejr's own output (t2m, vejr_store_name = 2t): its last two times start the next forecast,
+    // named by the reference time the files give.
+    let next = dir.path().join("next-{reference_time}.nc");
     let out = forecast_from_files(&from_store, "6h", &next);
     assert!(out.status.success(), "{}", stderr(&out));
-    let file = netcdf::open(&next).unwrap();
+    let file = netcdf::open(dir.path().join("next-2019040106.nc")).unwrap();
     let units = text_attribute(
         file.variable("time")
             .unwrap()
