@@ -63,7 +63,13 @@ pub(crate) fn read_time(
                 "{dim} has no units; give time_units in the ingest config (e.g. \"hours since 1996-01-05 00:00\")"
             ))
         })?;
-    let units = cf_time::parse_units(&units).map_err(time_error)?;
+    let units = cf_time::parse_units(&units)
+        .map_err(|e| match hints.time_units {
+            // A month or day number (climatologies) is not a time: the config can say which it is.
+            None => format!("{e}; give time_units in the ingest config (e.g. \"days since 2000-01-01\")"),
+            Some(_) => e,
+        })
+        .map_err(time_error)?;
     let calendar = hints
         .calendar
         .clone()

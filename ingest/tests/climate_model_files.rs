@@ -140,7 +140,7 @@ fn axes_named_apart_from_their_dimensions_and_a_cyclic_column() {
     let path = system_file("/usr/share/ncarg/data/cdf/ex01B1_uv300.hs.nc");
     let e = read_fields(&path, &SourceHints::default()).unwrap_err().to_string();
     assert!(
-        e.contains("ex01B1_uv300.hs.nc") && e.contains("time units \"Month\""),
+        e.contains("ex01B1_uv300.hs.nc") && e.contains("time units \"Month\"") && e.contains("give time_units"),
         "{e}"
     );
 
