@@ -128,6 +128,11 @@ pub fn decode(values: &[f64], units: &TimeUnits) -> Result<Vec<DateTime<Utc>>, S
             if !v.is_finite() {
                 return Err(format!("time value {v} is not a number"));
             }
+            // netCDF's default fill value (NC_FILL_DOUBLE, or NC_FILL_FLOAT read as a double):
+            // a time variable defined and never written.
+            if ((v - 9.969_209_968_386_869e36) / 9.969_209_968_386_869e36).abs() < 1e-6 {
+                return Err("time is netCDF's fill value: the file's time axis was never written".into());
+            }
             if units.unit == TimeUnit::AbsoluteDays {
                 return absolute_day(v);
             }
@@ -201,6 +206,15 @@ mod tests {
             parse_units("minutes since 1996-01-05 00:00").unwrap().unit,
             TimeUnit::Minutes
         );
+    }
+
+    #[test]
+    fn a_time_axis_never_written_is_named_so() {
+        let u = parse_units("days since 2000-01-01").unwrap();
+        for fill in [9.969_209_968_386_869e36, 9.969_21e36_f32 as f64] {
+            let e = decode(&[0.0, fill], &u).unwrap_err();
+            assert!(e.contains("never written"), "{e}");
+        }
     }
 
     #[test]

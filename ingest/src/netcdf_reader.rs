@@ -15,8 +15,8 @@ use crate::netcdf_axes::{
 };
 use crate::source::{FieldSource, Header};
 
-const LATITUDE_NAMES: &[&str] = &["latitude", "lat", "g0_lat_0", "nav_lat"];
-const LONGITUDE_NAMES: &[&str] = &["longitude", "lon", "g0_lon_1", "nav_lon"];
+const LATITUDE_NAMES: &[&str] = &["latitude", "lat", "g0_lat_0", "nav_lat", "lat2d"];
+const LONGITUDE_NAMES: &[&str] = &["longitude", "lon", "g0_lon_1", "nav_lon", "lon2d"];
 const TIME_NAMES: &[&str] = &["time", "valid_time", "t"];
 const LEVEL_NAMES: &[&str] = &["level", "pressure_level", "isobaricInhPa", "plev", "lev", "levelist"];
 const MEMBER_NAMES: &[&str] = &["number", "member", "realization", "ensemble", "ens"];

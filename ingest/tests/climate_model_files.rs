@@ -178,3 +178,21 @@ fn axes_named_apart_from_their_dimensions_and_a_cyclic_column() {
         assert_eq!(ours as f64, file, "column {i}");
     }
 }
+
+/// NCL's SEAM example (a spectral-element model's surface pressure): 2-D `lat2d(lat, lon)` and
+/// `lon2d(lat, lon)` on dimensions named `lat` and `lon` that have no axes of their own. Its
+/// time variable was defined and never written (netCDF's fill value): refused, saying so, once
+/// the grid is found.
+#[test]
+fn two_dimensional_coordinates_named_lat2d_and_lon2d_and_a_time_never_written() {
+    let path = system_file("/usr/share/ncarg/data/cdf/seam.nc");
+    let hints = SourceHints {
+        time_units: Some("days since 2000-01-01".into()),
+        ..Default::default()
+    };
+    let e = read_fields(&path, &hints).unwrap_err().to_string();
+    assert!(
+        e.contains("seam.nc") && e.contains("time axis was never written"),
+        "{e}"
+    );
+}
