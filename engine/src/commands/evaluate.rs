@@ -122,7 +122,7 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         verification::write_cases_csv(&evaluation.cases, &path).map_err(CommandError::failure)?;
         written.push(path);
     }
-    print!("{}", verification::format_table(table));
+    print!("{}", verification::format_table(table, &evaluation.cases));
 
     let mut pictures = Vec::new();
     let columns: Vec<&String> = evaluation.truth_columns.keys().collect();

@@ -232,14 +232,28 @@ pub fn write_cases_csv(cases: &CaseTable, path: &Path) -> Result<(), String> {
     })
 }
 
-/// The table a person reads: per variable and lead, RMSE and ACC of the model and baselines.
-pub fn format_table(table: &ScoreTable) -> String {
+/// The table a person reads: per variable and lead, RMSE and ACC of the model and baselines,
+/// and in how many of the forecasts the model's RMSE is below persistence's: over several
+/// cases an aggregate can be carried by a few of them, and one case is weather, not skill.
+/// A last line counts the (variable, lead) pairs where the model beats persistence.
+pub fn format_table(table: &ScoreTable, cases: &CaseTable) -> String {
     let mut out = format!(
-        "{:<10} {:>6} {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>10} {:>6}\n",
-        "variable", "lead", "rmse model", "persistence", "climatology", "acc", "acc pers", "acc clim", "bias", "cases"
+        "{:<10} {:>6} {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>10} {:>6} {:>10}\n",
+        "variable",
+        "lead",
+        "rmse model",
+        "persistence",
+        "climatology",
+        "acc",
+        "acc pers",
+        "acc clim",
+        "bias",
+        "cases",
+        "< pers in"
     );
     let mut keys: Vec<(&String, i64)> = table.keys().map(|(c, l, _)| (c, *l)).collect();
     keys.dedup();
+    let (mut pairs, mut wins) = (0, 0);
     for (column, lead) in keys {
         let get = |s: &'static str| table.get(&(column.clone(), lead, s));
         let rmse = |s| get(s).map_or("-".into(), |a: &Aggregate| format!("{:.4}", a.rmse()));
@@ -248,8 +262,12 @@ pub fn format_table(table: &ScoreTable) -> String {
                 .and_then(|a: &Aggregate| a.acc())
                 .map_or("-".into(), |v| format!("{v:.3}"))
         };
+        if let (Some(m), Some(p)) = (get("model"), get("persistence")) {
+            pairs += 1;
+            wins += usize::from(m.rmse() < p.rmse());
+        }
         out.push_str(&format!(
-            "{:<10} {:>5}h {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>10} {:>6}\n",
+            "{:<10} {:>5}h {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>10} {:>6} {:>10}\n",
             column,
             lead,
             rmse("model"),
@@ -259,8 +277,77 @@ pub fn format_table(table: &ScoreTable) -> String {
             acc("persistence"),
             acc("climatology"),
             get("model").map_or("-".into(), |a| format!("{:.4}", a.bias())),
-            get("model").map_or(0, |a| a.cases)
+            get("model").map_or(0, |a| a.cases),
+            cases_beating_persistence(cases, column, lead).map_or("-".into(), |(k, n)| format!("{k}/{n}"))
+        ));
+    }
+    if pairs > 0 {
+        out.push_str(&format!(
+            "the model's RMSE is below persistence's at {wins} of {pairs} (variable, lead) pairs\n"
         ));
     }
     out
+}
+
+/// (forecasts where the model's RMSE is below persistence's, forecasts scored by both) for one
+/// variable and lead.
+fn cases_beating_persistence(cases: &CaseTable, column: &str, lead: i64) -> Option<(usize, usize)> {
+    let (mut k, mut n) = (0, 0);
+    for ((c, reference, l, system), model) in cases {
+        if c != column || *l != lead || *system != "model" {
+            continue;
+        }
+        if let Some(persistence) = cases.get(&(c.clone(), *reference, *l, "persistence")) {
+            n += 1;
+            k += usize::from(model.mse < persistence.mse);
+        }
+    }
+    (n > 0).then_some((k, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two forecasts: the model wins one by far and loses the other by a little, so it wins
+    /// the aggregate at +6 h in 1 of 2 cases; at +12 h it loses both.
+    #[test]
+    fn the_table_says_in_how_many_forecasts_the_model_beats_persistence() {
+        let (mut table, mut cases) = (ScoreTable::new(), CaseTable::new());
+        let day = |d: u32| {
+            chrono::NaiveDate::from_ymd_opt(1996, 1, d)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        for (lead, reference, model, persistence) in [
+            (6, 16, 1.0, 9.0),
+            (6, 17, 5.0, 4.0),
+            (12, 16, 3.0, 2.0),
+            (12, 17, 3.0, 2.0),
+        ] {
+            for (system, mse) in [("model", model), ("persistence", persistence)] {
+                let s = FieldScores {
+                    mse,
+                    bias: 0.0,
+                    acc: None,
+                };
+                cases.insert(("msl".into(), day(reference), lead, system), s);
+                table.entry(("msl".into(), lead, system)).or_default().add(s);
+            }
+        }
+        let text = format_table(&table, &cases);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("< pers in"), "{text}");
+        assert!(
+            lines[1].starts_with("msl") && lines[1].contains("6h") && lines[1].ends_with(" 1/2"),
+            "{text}"
+        );
+        assert!(lines[2].contains("12h") && lines[2].ends_with(" 0/2"), "{text}");
+        assert_eq!(
+            lines[3],
+            "the model's RMSE is below persistence's at 1 of 2 (variable, lead) pairs"
+        );
+    }
 }
