@@ -460,7 +460,9 @@ fn short_dates_and_an_existing_forecast_kept_unless_overwrite() {
 #[test]
 fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("f-{reference_time}.nc");
+    // Into a directory not yet there, made as train and evaluate make theirs.
+    let series = dir.path().join("hindcast");
+    let template = series.join("f-{reference_time}.nc");
     let out = forecast("2019-03-26T00/2019-03-26T12", "12h", &template);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("3 forecasts to +12 h"), "{}", stdout(&out));
@@ -469,7 +471,7 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
         ("2019032606", "hours since 2019-03-26 06:00:00"),
         ("2019032612", "hours since 2019-03-26 12:00:00"),
     ] {
-        let file = netcdf::open(dir.path().join(format!("f-{stamp}.nc"))).unwrap();
+        let file = netcdf::open(series.join(format!("f-{stamp}.nc"))).unwrap();
         let time = file.variable("time").unwrap();
         assert_eq!(
             text_attribute(time.attribute_value("units").and_then(|v| v.ok())),
@@ -482,7 +484,7 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         read_all(&single, "t2m"),
-        read_all(&dir.path().join("f-2019032606.nc"), "t2m")
+        read_all(&series.join("f-2019032606.nc"), "t2m")
     );
 
     // Several forecasts into one name, or over a file already there: refused before any runs.
@@ -502,7 +504,7 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
         "{}",
         stderr(&out)
     );
-    assert!(!dir.path().join("f-2019032518.nc").exists());
+    assert!(!series.join("f-2019032518.nc").exists());
 
     // A start the store lacks stops the series there, saying which and what is already written.
     let mut args = forecast_args("2019-03-27T12", "6h", &template);
@@ -523,9 +525,9 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
             && err.contains("the forecast before it is written"),
         "{err}"
     );
-    assert!(dir.path().join("f-2019032712.nc").exists());
-    assert!(!dir.path().join("f-2019040200.nc").exists());
-    assert!(!dir.path().join("f-2019040200.nc.partial").exists());
+    assert!(series.join("f-2019032712.nc").exists());
+    assert!(!series.join("f-2019040200.nc").exists());
+    assert!(!series.join("f-2019040200.nc.partial").exists());
 }
 
 #[test]

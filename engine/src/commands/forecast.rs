@@ -104,6 +104,17 @@ fn check_output(a: &ForecastArgs, out: &Path) -> CommandResult {
             out.display()
         )));
     }
+    // As `train` and `evaluate` make their output directories (netCDF would say "Permission
+    // denied" for a directory that is not there).
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            CommandError::failure(format!(
+                "--out {}: cannot make {}: {e}",
+                out.display(),
+                parent.display()
+            ))
+        })?;
+    }
     Ok(())
 }
 
