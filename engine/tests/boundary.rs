@@ -170,6 +170,30 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
         "{}",
         stderr(&out)
     );
+    // In a series, every start's band is checked before the first forecast runs.
+    let template = dir.path().join("series-{reference_time}.nc");
+    let out = vejr(&[
+        "forecast",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--store",
+        uk_store().to_str().unwrap(),
+        "--date",
+        "2019-03-30T18/2019-03-31T06",
+        "--lead",
+        "24h",
+        "--out",
+        template.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--date: 2 of 3 starts cannot run from ")
+            && err.contains("2019-03-31T00:00Z (no boundary state at 2019-04-01T00:00Z)")
+            && err.contains("nothing was run"),
+        "{err}"
+    );
+    assert!(!dir.path().join("series-2019033018.nc").exists());
 
     // Scores leave the band out: persistence's RMSE is the interior's alone.
     let csv = evaluate_scores(&from_store, uk_store(), &dir.path().join("scores"));

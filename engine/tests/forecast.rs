@@ -506,28 +506,20 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
     );
     assert!(!series.join("f-2019032518.nc").exists());
 
-    // A start the store lacks stops the series there, saying which and what is already written.
+    // A start the store lacks refuses the series before any forecast runs, naming it.
     let mut args = forecast_args("2019-03-27T12", "6h", &template);
     let at = args.iter().position(|a| *a == "2019-03-27T12").unwrap();
     args.insert(at + 1, "2019-04-02T00");
     let out = vejr(&args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    // After the first forecast's progress lines, one line for the error.
-    assert_eq!(err.lines().filter(|l| l.starts_with("vejr: error")).count(), 1, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
-        err.trim_end().lines().last().unwrap().starts_with("vejr: error"),
+        err.contains("--date: 1 of 2 starts cannot run from ")
+            && err.contains("2019-04-02T00:00Z (no analysis at 2019-04-01T18:00Z); nothing was run"),
         "{err}"
     );
-    assert!(
-        err.contains("forecast 2 of 2, from 2019-04-02T00:00Z: ")
-            && err.contains("no analysis at 2019-04-02T00:00Z")
-            && err.contains("the forecast before it is written"),
-        "{err}"
-    );
-    assert!(series.join("f-2019032712.nc").exists());
-    assert!(!series.join("f-2019040200.nc").exists());
-    assert!(!series.join("f-2019040200.nc.partial").exists());
+    assert!(!series.join("f-2019032712.nc").exists());
 }
 
 #[test]
@@ -759,6 +751,31 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
         "{}",
         stderr(&out)
     );
+
+    // In a series the damage is found when that forecast reads it: the series stops there,
+    // saying which forecast and what is already written.
+    let template = dir.path().join("series-{reference_time}.nc");
+    let mut args = forecast_args("2019-03-25T00", "6h", &template);
+    args[4] = damaged.to_str().unwrap();
+    let at = args.iter().position(|a| *a == "2019-03-25T00").unwrap();
+    args.insert(at + 1, "2019-03-25T12");
+    let out = vejr(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("vejr: error")).count(), 1, "{err}");
+    assert!(
+        err.trim_end().lines().last().unwrap().starts_with("vejr: error"),
+        "{err}"
+    );
+    assert!(
+        err.contains("forecast 2 of 2, from 2019-03-25T12:00Z: ")
+            && err.contains("(time index 98) is missing")
+            && err.contains("the forecast before it is written"),
+        "{err}"
+    );
+    assert!(dir.path().join("series-2019032500.nc").exists());
+    assert!(!dir.path().join("series-2019032512.nc").exists());
+    assert!(!dir.path().join("series-2019032512.nc.partial").exists());
 }
 
 /// `--write-initial-state`: lead 0 is the store's analysis at the initial time, and evaluate

@@ -63,7 +63,13 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
             date_argument::REFERENCE_TIME
         )));
     }
-    // Every output a series will write is checked before the first forecast runs.
+    // Every output a series will write, and every start's analyses, are checked before the
+    // first forecast runs: a series of hundreds should not stop at its 300th.
+    if let (Some(store), true) = (a.store, starts.len() > 1) {
+        let band = forecast::boundary_forcing::band_of(&meta).map_err(CommandError::bad_input)?;
+        let host_is_store = band.is_some() && a.boundary.is_empty();
+        unavailable_starts(store, &starts, steps, &meta, host_is_store)?;
+    }
     for start in starts.iter().flatten() {
         check_output(a, &date_argument::output_path(a.out, *start))?;
     }
@@ -76,6 +82,47 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => Err(crate::backend::cuda_missing()),
     }
+}
+
+/// Refuses a series when the store lacks any start's analyses at t and t−Δt or, for a
+/// limited-area model whose host is the store, its state at any step.
+fn unavailable_starts(
+    store: &Path,
+    starts: &[Option<DateTime<Utc>>],
+    steps: usize,
+    meta: &CheckpointMetadata,
+    host_is_store: bool,
+) -> CommandResult {
+    let opened = vejr_ingest::store::Store::open(store).map_err(|e| CommandError::bad_input(e.to_string()))?;
+    let step = TimeDelta::seconds(meta.time_step_seconds);
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%MZ").to_string();
+    let mut problems = Vec::new();
+    for &start in starts.iter().flatten() {
+        let lacking = [start - step, start]
+            .into_iter()
+            .map(|t| (t, "no analysis at"))
+            .chain(
+                (1..=steps as i32)
+                    .filter(|_| host_is_store)
+                    .map(|k| (start + step * k, "no boundary state at")),
+            )
+            .find(|&(t, _)| opened.time_index(t).is_none());
+        if let Some((t, what)) = lacking {
+            problems.push(format!("{} ({what} {})", fmt(start), fmt(t)));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
+    Err(CommandError::bad_input(format!(
+        "--date: {} of {} starts cannot run from {}: {}{}; nothing was run",
+        problems.len(),
+        starts.len(),
+        store.display(),
+        shown.join(", "),
+        if problems.len() > 3 { ", …" } else { "" }
+    )))
 }
 
 /// The output must not be an input, a directory, or (without --overwrite) an existing file.
