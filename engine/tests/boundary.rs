@@ -150,20 +150,22 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-3, "store and CDS hosts differ by {worst} K");
     // A host that ends before the forecast does is refused whole, naming the times.
-    let short = dir.path().join("short.nc");
-    let out = vejr(&[
-        "forecast",
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--store",
-        uk_store().to_str().unwrap(),
-        "--date",
-        "2019-03-31T06",
-        "--lead",
-        "24h",
-        "--out",
-        short.to_str().unwrap(),
-    ]);
+    let from_store_on = |date: &str, out: &std::path::Path| {
+        vejr(&[
+            "forecast",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--store",
+            uk_store().to_str().unwrap(),
+            "--date",
+            date,
+            "--lead",
+            "24h",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = from_store_on("2019-03-31T06", &dir.path().join("short.nc"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("the host has no state at 2 valid time(s)"),
@@ -171,20 +173,10 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
         stderr(&out)
     );
     // In a series, every start's band is checked before the first forecast runs.
-    let template = dir.path().join("series-{reference_time}.nc");
-    let out = vejr(&[
-        "forecast",
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--store",
-        uk_store().to_str().unwrap(),
-        "--date",
+    let out = from_store_on(
         "2019-03-30T18/2019-03-31T06",
-        "--lead",
-        "24h",
-        "--out",
-        template.to_str().unwrap(),
-    ]);
+        &dir.path().join("series-{reference_time}.nc"),
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
