@@ -506,7 +506,10 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
     );
     assert!(!series.join("f-2019032518.nc").exists());
 
-    // A start the store lacks refuses the series before any forecast runs, naming it.
+    // A start the store lacks refuses the series before any forecast runs, naming it, and
+    // before any directory is made.
+    let never = dir.path().join("never");
+    let template = never.join("f-{reference_time}.nc");
     let mut args = forecast_args("2019-03-27T12", "6h", &template);
     let at = args.iter().position(|a| *a == "2019-03-27T12").unwrap();
     args.insert(at + 1, "2019-04-02T00");
@@ -519,7 +522,7 @@ fn a_series_of_initial_times_gives_one_forecast_each_or_is_refused_before_it_sta
             && err.contains("2019-04-02T00:00Z (no analysis at 2019-04-01T18:00Z); nothing was run"),
         "{err}"
     );
-    assert!(!series.join("f-2019032712.nc").exists());
+    assert!(!never.exists());
 }
 
 #[test]

@@ -70,8 +70,17 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
         let host_is_store = band.is_some() && a.boundary.is_empty();
         unavailable_starts(store, &starts, steps, &meta, host_is_store)?;
     }
-    for start in starts.iter().flatten() {
-        check_output(a, &date_argument::output_path(a.out, *start))?;
+    let outputs: Vec<PathBuf> = starts
+        .iter()
+        .flatten()
+        .map(|start| date_argument::output_path(a.out, *start))
+        .collect();
+    for out in &outputs {
+        check_output(a, out)?;
+    }
+    // Directories only once every check has passed: a refusal leaves nothing behind.
+    for out in &outputs {
+        make_directory(out)?;
     }
     match a.device {
         DeviceKind::Cpu => forecasts::<crate::backend::Cpu>(a, &meta, &starts, steps, &Default::default()),
@@ -151,8 +160,12 @@ fn check_output(a: &ForecastArgs, out: &Path) -> CommandResult {
             out.display()
         )));
     }
-    // As `train` and `evaluate` make their output directories (netCDF would say "Permission
-    // denied" for a directory that is not there).
+    Ok(())
+}
+
+/// Makes the output's directory, as `train` and `evaluate` make theirs (netCDF would say
+/// "Permission denied" for a directory that is not there).
+fn make_directory(out: &Path) -> CommandResult {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             CommandError::failure(format!(
@@ -246,6 +259,7 @@ fn one_forecast<B: GraphBackend>(
     let out = date_argument::output_path(a.out, reference);
     if start.is_none() {
         check_output(a, &out)?;
+        make_directory(&out)?;
     }
     let boundary = match (
         forecast::boundary_forcing::band_of(meta).map_err(CommandError::bad_input)?,

@@ -253,6 +253,7 @@ pub fn format_table(table: &ScoreTable, cases: &CaseTable) -> String {
     );
     let mut keys: Vec<(&String, i64)> = table.keys().map(|(c, l, _)| (c, *l)).collect();
     keys.dedup();
+    let beating = cases_beating_persistence(cases);
     let (mut pairs, mut wins) = (0, 0);
     for (column, lead) in keys {
         let get = |s: &'static str| table.get(&(column.clone(), lead, s));
@@ -278,7 +279,9 @@ pub fn format_table(table: &ScoreTable, cases: &CaseTable) -> String {
             acc("climatology"),
             get("model").map_or("-".into(), |a| format!("{:.4}", a.bias())),
             get("model").map_or(0, |a| a.cases),
-            cases_beating_persistence(cases, column, lead).map_or("-".into(), |(k, n)| format!("{k}/{n}"))
+            beating
+                .get(&(column.as_str(), lead))
+                .map_or("-".into(), |(k, n)| format!("{k}/{n}"))
         ));
     }
     if pairs > 0 {
@@ -289,20 +292,21 @@ pub fn format_table(table: &ScoreTable, cases: &CaseTable) -> String {
     out
 }
 
-/// (forecasts where the model's RMSE is below persistence's, forecasts scored by both) for one
-/// variable and lead.
-fn cases_beating_persistence(cases: &CaseTable, column: &str, lead: i64) -> Option<(usize, usize)> {
-    let (mut k, mut n) = (0, 0);
-    for ((c, reference, l, system), model) in cases {
-        if c != column || *l != lead || *system != "model" {
+/// Per (variable, lead): (forecasts where the model's RMSE is below persistence's, forecasts
+/// scored by both), in one pass over the cases (a year of hindcasts has millions).
+fn cases_beating_persistence(cases: &CaseTable) -> BTreeMap<(&str, i64), (usize, usize)> {
+    let mut counts = BTreeMap::new();
+    for ((column, reference, lead, system), model) in cases {
+        if *system != "model" {
             continue;
         }
-        if let Some(persistence) = cases.get(&(c.clone(), *reference, *l, "persistence")) {
-            n += 1;
-            k += usize::from(model.mse < persistence.mse);
+        if let Some(persistence) = cases.get(&(column.clone(), *reference, *lead, "persistence")) {
+            let (k, n) = counts.entry((column.as_str(), *lead)).or_insert((0, 0));
+            *n += 1;
+            *k += usize::from(model.mse < persistence.mse);
         }
     }
-    (n > 0).then_some((k, n))
+    counts
 }
 
 #[cfg(test)]
