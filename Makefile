@@ -2,7 +2,7 @@
 #   make demo   system libraries (if missing), build, run the pipeline on the embedded sample
 #   make test   system libraries (if missing), fmt and clippy checks, the whole test suite
 
-SYSTEM_PACKAGES := libnetcdf-dev libeccodes-dev libclang-dev libopenmpi-dev openmpi-bin libopenblas-dev pkg-config libncarg-data fonts-dejavu-core libudunits2-dev gmt-gshhg-low
+SYSTEM_PACKAGES := libnetcdf-dev libeccodes-dev libeccodes-tools libclang-dev libopenmpi-dev openmpi-bin libopenblas-dev pkg-config libncarg-data fonts-dejavu-core libudunits2-dev gmt-gshhg-low
 CARGO ?= cargo
 DEMO_OUT := out/demo
 

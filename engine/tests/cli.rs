@@ -53,6 +53,79 @@ fn inspect_text_names_time_gaps_and_missing_points() {
     );
 }
 
+/// NCEP's layout of u and v, two fields in one GRIB2 message, made from libncarg-data's real
+/// AWIPS-211 messages at every level they have: inspect lists u and v on all 19 levels, with
+/// the statistics of ecCodes' values, and counts messages and fields apart.
+#[test]
+fn inspect_lists_u_and_v_of_multi_field_messages_on_every_level() {
+    use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, ProductKind};
+    let awips = vejr_ingest::test_data::system_file("/usr/share/ncarg/data/grb/fh.0012_tl.press_gr.awp211.grb2");
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, v_values) = {
+        let _guard = vejr_ingest::grib_reader::ECCODES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let all = vejr_ingest::test_data::grib_messages(&awips);
+        let mut handle = CodesHandle::new_from_file(&awips, ProductKind::GRIB).unwrap();
+        let mut values: Vec<Vec<f64>> = Vec::new();
+        while let Some(m) = handle.next().unwrap() {
+            values.push(m.read_key("values").unwrap());
+        }
+        let mut bytes = Vec::new();
+        let mut v_values = Vec::new();
+        let mut levels = 0;
+        for u in all
+            .iter()
+            .filter(|m| m.short_name == "u" && m.type_of_level == "isobaricInhPa")
+        {
+            let (j, v) = all
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.short_name == "v" && m.type_of_level == u.type_of_level && m.level == u.level)
+                .expect("v beside u");
+            bytes.extend(vejr_ingest::test_data::splice_fields(&u.bytes, &[&v.bytes]));
+            v_values.extend(values[j].iter().copied());
+            levels += 1;
+        }
+        assert_eq!(levels, 19);
+        (bytes, v_values)
+    };
+    let path = dir.path().join("uv.grib2");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = vejr(&["inspect", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(GRIB2, 19 messages holding 38 fields)"), "{text}");
+    for name in ["u", "v"] {
+        let row = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} not listed in:\n{text}"));
+        assert!(row.contains("1000.0"), "every level of {name}: {row}");
+    }
+    let out = vejr(&["inspect", "--json", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &report[0];
+    assert_eq!(
+        (report["messages"].as_u64(), report["fields"].as_u64()),
+        (Some(19), Some(38))
+    );
+    let v = report["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v")
+        .unwrap();
+    assert_eq!(v["levels"].as_array().unwrap().len() * 65 * 93, v_values.len());
+    let mean = v_values.iter().sum::<f64>() / v_values.len() as f64;
+    let (min, max) = v_values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!((v["mean"].as_f64().unwrap() - mean).abs() < 1e-4, "{v} against {mean}");
+    assert_eq!((v["minimum"].as_f64(), v["maximum"].as_f64()), (Some(min), Some(max)));
+}
+
 const ETA_GRIB1: &str = "/usr/share/ncarg/data/grb/ced1.lf00.t00z.eta.grb";
 const COSMO_SATELLITE: &str = "/usr/share/ncarg/data/grb/MET9_IR108_cosmode_0909210000.grb2";
 

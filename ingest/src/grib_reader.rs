@@ -16,6 +16,7 @@ use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, KeyWrite, KeyedMe
 use crate::error::{IngestError, Result};
 use crate::fields::{LevelType, TimeAxis, VariableInfo};
 use crate::grib_grid::{Layout, read_grid};
+use crate::grib2_fields;
 use crate::grid::reorder_field;
 use crate::hints::SourceHints;
 use crate::source::{FieldSource, Header};
@@ -28,11 +29,24 @@ pub static ECCODES: Mutex<()> = Mutex::new(());
 /// Stands for a missing point inside ecCodes: no geophysical field reaches it.
 pub const MISSING_SENTINEL: f64 = 1.0e35;
 
+/// One field: a message, or one of the fields a GRIB2 message holds (sections 4–7 repeated).
 #[derive(Clone, Copy, Debug)]
 struct MessageRef {
     number: usize,
+    /// 1 for the message's first field (the one ecCodes reads from the whole message).
+    field: usize,
     offset: u64,
     length: usize,
+}
+
+impl MessageRef {
+    fn describe(&self) -> String {
+        if self.field > 1 {
+            format!("message {} (field {})", self.number, self.field)
+        } else {
+            format!("message {}", self.number)
+        }
+    }
 }
 
 pub struct GribSource {
@@ -85,6 +99,7 @@ impl GribSource {
         };
         let file_len = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?.len();
 
+        let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
         crate::eccodes_log::capture();
         crate::eccodes_log::clear();
@@ -94,8 +109,9 @@ impl GribSource {
         let mut layout = None;
         let mut grid = None;
         let mut end = 0u64;
+        let mut message_count = 0;
         loop {
-            let number = keys.len() + 1;
+            let number = message_count + 1;
             let msg = match handle.next() {
                 Ok(Some(msg)) => msg,
                 Ok(None) => break,
@@ -119,34 +135,50 @@ impl GribSource {
                     ),
                 ));
             }
+            message_count = number;
+            check_gap(&file, path, end, offset as u64, number)?;
             let k = read_keys(msg).map_err(|m| grib_error(number, m))?;
             if grid.is_none() {
                 let (g, l) = read_grid(msg, path, number)?;
                 grid = Some(g);
                 layout = Some((l, k.geometry.clone()));
-            } else if layout.as_ref().map(|(_, geometry)| geometry) != Some(&k.geometry) {
-                return Err(grib_error(
-                    number,
-                    format!(
-                        "grid differs from message 1 ({}); one file must hold one grid",
-                        k.geometry
-                    ),
-                ));
             }
-            end = end.max(offset as u64 + length as u64);
-            refs.push(MessageRef {
+            let first = MessageRef {
                 number,
+                field: 1,
                 offset: offset as u64,
                 length: length as usize,
-            });
-            keys.push(k);
+            };
+            let mut fields = vec![(first, k)];
+            if fields[0].1.edition == 2 {
+                fields.extend(further_fields(&file, first).map_err(|m| grib_error(number, m))?);
+            }
+            for (r, k) in fields {
+                if layout.as_ref().map(|(_, geometry)| geometry) != Some(&k.geometry) {
+                    return Err(grib_error(
+                        number,
+                        format!(
+                            "{}grid differs from message 1 ({}); one file must hold one grid",
+                            if r.field > 1 {
+                                format!("field {}: ", r.field)
+                            } else {
+                                String::new()
+                            },
+                            k.geometry
+                        ),
+                    ));
+                }
+                refs.push(r);
+                keys.push(k);
+            }
+            end = end.max(offset as u64 + length as u64);
         }
         drop(handle);
         drop(guard);
         if keys.is_empty() {
             return Err(grib_error(1, "no GRIB message in file".into()));
         }
-        check_tail(path, end, file_len, keys.len())?;
+        check_tail(path, end, file_len, message_count)?;
 
         let (grid, (layout, _)) = (
             grid.expect("set with first message"),
@@ -255,6 +287,7 @@ impl GribSource {
 
         let unset = MessageRef {
             number: 0,
+            field: 0,
             offset: 0,
             length: 0,
         };
@@ -285,8 +318,13 @@ impl GribSource {
                 return Err(grib_error(
                     r.number,
                     format!(
-                        "duplicates message {} ({} {} {} at {}, member {})",
-                        slot.number,
+                        "{}duplicates {} ({} {} {} at {}, member {})",
+                        if r.field > 1 {
+                            format!("field {} ", r.field)
+                        } else {
+                            String::new()
+                        },
+                        slot.describe(),
                         k.short_name,
                         k.type_of_level,
                         k.level,
@@ -330,8 +368,11 @@ impl GribSource {
             members,
             variables: infos,
             reference_time,
+            grib_messages: Some(crate::source::GribCounts {
+                messages: message_count,
+                fields: refs.len(),
+            }),
         };
-        let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         Ok(Self {
             header,
             file,
@@ -345,12 +386,23 @@ impl GribSource {
         let grib_error = |message: String| IngestError::Grib {
             path: path.to_owned(),
             message_number: r.number,
-            message: crate::eccodes_log::with_reason(message),
+            message: crate::eccodes_log::with_reason(if r.field > 1 {
+                format!("field {}: {message}", r.field)
+            } else {
+                message
+            }),
         };
         let mut bytes = vec![0u8; r.length];
         self.file
             .read_exact_at(&mut bytes, r.offset)
             .map_err(|e| grib_error(format!("cannot read {} bytes at offset {}: {e}", r.length, r.offset)))?;
+        if r.field > 1 {
+            let fields = grib2_fields::fields(bytes.as_slice(), bytes.len()).map_err(&grib_error)?;
+            let field = fields
+                .get(r.field - 1)
+                .ok_or_else(|| grib_error(format!("the message now holds {} field(s)", fields.len())))?;
+            bytes = grib2_fields::single_field_message(&bytes, field);
+        }
         let values: Vec<f64> = {
             let _guard = ECCODES.lock().unwrap_or_else(|e| e.into_inner());
             crate::eccodes_log::capture();
@@ -609,6 +661,70 @@ fn read_keys(msg: &KeyedMessage) -> std::result::Result<MessageKeys, String> {
         edition: l("editionNumber")?,
         geometry,
     })
+}
+
+/// The second and later fields of a GRIB2 message, each read by ecCodes as a message of its
+/// own (see grib2_fields): ecCodes by itself gives only the first.
+fn further_fields(file: &File, first: MessageRef) -> std::result::Result<Vec<(MessageRef, MessageKeys)>, String> {
+    let within = grib2_fields::InFile {
+        file,
+        start: first.offset,
+    };
+    let fields = grib2_fields::fields(&within, first.length)?;
+    if fields.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut bytes = vec![0u8; first.length];
+    file.read_exact_at(&mut bytes, first.offset)
+        .map_err(|e| format!("cannot read {} bytes at offset {}: {e}", first.length, first.offset))?;
+    let count = fields.len();
+    let mut out = Vec::with_capacity(count - 1);
+    for (i, field) in fields.iter().enumerate().skip(1) {
+        let number = i + 1;
+        let at = |m: String| format!("field {number} of {count}: {m}");
+        let single = grib2_fields::single_field_message(&bytes, field);
+        let mut handle = CodesHandle::new_from_memory(single, ProductKind::GRIB).map_err(|e| at(e.to_string()))?;
+        let msg = handle
+            .next()
+            .map_err(|e| at(format!("unreadable: {e}")))?
+            .ok_or_else(|| at("ecCodes finds no field".into()))?;
+        let k = read_keys(msg).map_err(at)?;
+        out.push((MessageRef { field: number, ..first }, k));
+    }
+    Ok(out)
+}
+
+/// ecCodes skips what it cannot read as GRIB between messages: a BUFR or other WMO product, or
+/// a GRIB message it cannot frame. Bulletin headings and padding are expected there; a product
+/// is data lost without a word.
+fn check_gap(file: &File, path: &Path, from: u64, to: u64, number: usize) -> Result<()> {
+    if to <= from {
+        return Ok(());
+    }
+    let mut gap = vec![0u8; (to - from).min(1 << 20) as usize];
+    file.read_exact_at(&mut gap, from)
+        .map_err(|e| IngestError::io(path, e))?;
+    let found = [&b"GRIB"[..], b"BUFR", b"BUDG", b"TIDE", b"CREX"]
+        .iter()
+        .filter_map(|magic| gap.windows(4).position(|w| w == *magic).map(|at| (at, *magic)))
+        .min();
+    match found {
+        None => Ok(()),
+        Some((at, magic)) => Err(IngestError::Grib {
+            path: path.to_owned(),
+            message_number: number,
+            message: format!(
+                "{} product at byte {} before this message that ecCodes skipped ({}): vejr reads every GRIB message or none",
+                String::from_utf8_lossy(magic),
+                from + at as u64,
+                if magic == b"GRIB" {
+                    "a GRIB message it cannot frame: damaged?"
+                } else {
+                    "not GRIB"
+                }
+            ),
+        }),
+    }
 }
 
 /// ecCodes stops quietly at a message it cannot frame (a truncated last message, say):

@@ -22,6 +22,11 @@ pub struct Report {
     pub grid: GridReport,
     pub time: TimeReport,
     pub members: Vec<i64>,
+    /// GRIB: messages in the file, and the fields they hold (GRIB2 messages may hold several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<usize>,
     pub variables: Vec<VariableReport>,
 }
 
@@ -105,6 +110,8 @@ pub fn inspect(path: &Path, hints: &SourceHints) -> Result<Report> {
         grid: grid_report(&header.grid),
         time: time_report(&header.time),
         members: header.members.clone(),
+        messages: header.grib_messages.map(|c| c.messages),
+        fields: header.grib_messages.map(|c| c.fields),
         variables,
     })
 }
@@ -166,7 +173,16 @@ fn time_report(time: &TimeAxis) -> TimeReport {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} ({})", self.path.display(), self.format)?;
+        match (self.messages, self.fields) {
+            (Some(m), Some(n)) if m == n => writeln!(f, "{} ({}, {m} messages)", self.path.display(), self.format)?,
+            (Some(m), Some(n)) => writeln!(
+                f,
+                "{} ({}, {m} messages holding {n} fields)",
+                self.path.display(),
+                self.format
+            )?,
+            _ => writeln!(f, "{} ({})", self.path.display(), self.format)?,
+        }
         let g = &self.grid;
         let step = |s: Option<f64>| s.map(|s| format!("{s:.4}°")).unwrap_or_else(|| "-".into());
         writeln!(
@@ -241,17 +257,56 @@ impl fmt::Display for Report {
             };
             writeln!(
                 f,
-                "{:<10} {:<14} {:<16} {:>14.4} {:>14.4} {:>14.4} {:>10}",
+                "{:<10} {:<14} {:<16} {:>14} {:>14} {:>14} {:>10}",
                 v.name,
                 v.units.as_deref().unwrap_or("?"),
                 levels,
-                v.minimum,
-                v.mean,
-                v.maximum,
+                significant(v.minimum),
+                significant(v.mean),
+                significant(v.maximum),
                 v.nan_count
             )?;
         }
         Ok(())
+    }
+}
+
+/// Digits of a statistic to read a field by: at least five significant (as C's `%.5g`), every
+/// digit before the point (pressure in Pa stays 101325, not 1.0133e+05), and powers of ten for
+/// the very small and very large (an ozone mixing ratio of 4.25e-08 is not 0.0000).
+pub fn significant(x: f64) -> String {
+    const DIGITS: i32 = 5;
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let exponent = x.abs().log10().floor() as i32;
+    let text = if !(-4..15).contains(&exponent) {
+        let s = format!("{:.*e}", (DIGITS - 1) as usize, x);
+        // Rust writes 4.2500e-8; trim the mantissa's zeros and give the exponent two digits, as %g.
+        let (mantissa, power) = s.split_once('e').expect("exponent form");
+        let mantissa = trim_zeros(mantissa);
+        let power: i32 = power.parse().expect("an integer exponent");
+        return format!("{mantissa}e{}{:02}", if power < 0 { '-' } else { '+' }, power.abs());
+    } else {
+        format!("{:.*}", (DIGITS - 1 - exponent).max(0) as usize, x)
+    };
+    trim_zeros(&text).to_owned()
+}
+
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
     }
 }
 
@@ -264,5 +319,25 @@ fn format_latitude(lat: f64) -> String {
         format!("{:.3}°S", -lat)
     } else {
         format!("{lat:.3}°N")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant;
+
+    #[test]
+    fn statistics_keep_their_significant_digits() {
+        assert_eq!(significant(4.25e-8), "4.25e-08");
+        assert_eq!(significant(0.07534), "0.07534");
+        assert_eq!(significant(0.075341234), "0.075341");
+        assert_eq!(significant(101325.27), "101325");
+        assert_eq!(significant(273.15), "273.15");
+        assert_eq!(significant(-28.99219), "-28.992");
+        assert_eq!(significant(0.0001234567), "0.00012346");
+        assert_eq!(significant(2.5e20), "2.5e+20");
+        assert_eq!(significant(-1.0), "-1");
+        assert_eq!(significant(0.0), "0");
+        assert_eq!(significant(f64::NAN), "NaN");
     }
 }

@@ -7,6 +7,7 @@ mod classic_format_size;
 pub mod eccodes_log;
 pub mod error;
 pub mod fields;
+pub mod grib2_fields;
 mod grib_grid;
 pub mod grib_reader;
 pub mod grid;

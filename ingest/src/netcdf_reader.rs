@@ -407,6 +407,7 @@ impl NetcdfSource {
             members,
             variables: infos,
             reference_time,
+            grib_messages: None,
         };
         Ok(Self {
             header,

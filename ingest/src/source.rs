@@ -28,6 +28,16 @@ pub struct Header {
     /// `forecast_reference_time`). None for analyses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_time: Option<DateTime<Utc>>,
+    /// GRIB: the messages in the file and the fields they hold (a GRIB2 message may hold
+    /// several, NCEP's u and v).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grib_messages: Option<GribCounts>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct GribCounts {
+    pub messages: usize,
+    pub fields: usize,
 }
 
 pub trait FieldSource: Send + Sync {

@@ -79,3 +79,60 @@ pub fn grib_from_sample(
     }
     m
 }
+
+/// `first` (a GRIB2 message) with the fields (sections 4–7) of each of `others` appended before
+/// its end section and section 0's total length fixed: a multi-field message as NCEP writes u
+/// and v, made from real single-field messages. Section framing here is written apart from the
+/// reader's (crate::grib2_fields) on purpose: a test of one by the other.
+pub fn splice_fields(first: &[u8], others: &[&[u8]]) -> Vec<u8> {
+    let mut out = first[..first.len() - 4].to_vec();
+    for other in others {
+        for section in grib2_sections(other).into_iter().filter(|s| s[4] >= 4) {
+            out.extend_from_slice(&section);
+        }
+    }
+    out.extend_from_slice(b"7777");
+    let total = out.len() as u64;
+    out[8..16].copy_from_slice(&total.to_be_bytes());
+    out
+}
+
+/// The sections after section 0 of a GRIB2 message, each with its 5-byte header.
+pub fn grib2_sections(message: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 16;
+    while &message[at..at + 4] != b"7777" {
+        let length = u32::from_be_bytes(message[at..at + 4].try_into().expect("4 bytes")) as usize;
+        out.push(message[at..at + length].to_vec());
+        at += length;
+    }
+    out
+}
+
+/// A GRIB message as bytes, with what tells it apart.
+pub struct GribMessage {
+    pub short_name: String,
+    pub type_of_level: String,
+    pub level: i64,
+    pub bytes: Vec<u8>,
+}
+
+/// Every message of a GRIB file as ecCodes frames them. Hold [`crate::grib_reader::ECCODES`]
+/// while using it.
+pub fn grib_messages(path: &Path) -> Vec<GribMessage> {
+    use eccodes::{CodesHandle, FallibleStreamingIterator, KeyRead, ProductKind};
+    let file = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut handle = CodesHandle::new_from_file(path, ProductKind::GRIB).expect("a GRIB file");
+    let mut out = Vec::new();
+    while let Some(m) = handle.next().expect("a readable message") {
+        let offset: i64 = m.read_key_unchecked("offset").expect("offset");
+        let length: i64 = m.read_key_unchecked("totalLength").expect("totalLength");
+        out.push(GribMessage {
+            short_name: m.read_key("shortName").expect("shortName"),
+            type_of_level: m.read_key("typeOfLevel").expect("typeOfLevel"),
+            level: m.read_key("level").expect("level"),
+            bytes: file[offset as usize..(offset + length) as usize].to_vec(),
+        });
+    }
+    out
+}
