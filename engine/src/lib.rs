@@ -9,6 +9,7 @@ pub mod commands;
 pub mod date_argument;
 pub mod forecast;
 pub mod model_grid;
+pub mod output_lock;
 pub mod run_config;
 pub mod training;
 pub mod verification;
@@ -121,7 +122,16 @@ pub fn write_atomically(
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let partial = path.with_extension(format!("partial.{extension}"));
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let suffix = if extension.is_empty() {
+        String::new()
+    } else {
+        format!(".{extension}")
+    };
+    let partial = path.with_file_name(vejr_ingest::output_name::shortened(&format!("{stem}.partial"), &suffix));
     let result = write(&partial)
         .and_then(|()| {
             std::fs::File::open(&partial)

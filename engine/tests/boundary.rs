@@ -210,4 +210,79 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
         (scored - interior).abs() < 1e-4,
         "persistence +6 h: evaluate says {scored} K, the interior's RMSE is {interior} K"
     );
+
+    // The same forecast as GRIB2 scores the same, band left out and the checkpoint's periods
+    // known: both travel in its first message's local use section.
+    let grib = dir.path().join("f.grib2");
+    let out = vejr(&[
+        "forecast",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--store",
+        uk_store().to_str().unwrap(),
+        "--date",
+        "2019-03-27T00",
+        "--lead",
+        "18h",
+        "--format",
+        "grib",
+        "--out",
+        grib.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scores_of = |forecast: &Path, name: &str| {
+        let out = vejr(&[
+            "evaluate",
+            "--forecast",
+            forecast.to_str().unwrap(),
+            "--truth",
+            uk_store().to_str().unwrap(),
+            "--out",
+            dir.path().join(name).to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let warnings: Vec<String> = stderr(&out)
+            .lines()
+            .filter(|l| l.contains("warning"))
+            .map(str::to_owned)
+            .collect();
+        let csv = std::fs::read_to_string(dir.path().join(name).join("scores.csv")).unwrap();
+        let rows: Vec<(String, f64)> = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[..3].join(","), f[3].parse().unwrap())
+            })
+            .collect();
+        (rows, warnings)
+    };
+    let (from_netcdf, netcdf_warnings) = scores_of(&from_store, "scores-nc");
+    let (from_grib, grib_warnings) = scores_of(&grib, "scores-grib");
+    assert_eq!(from_netcdf.len(), from_grib.len());
+    for ((key, a), (key_b, b)) in from_netcdf.iter().zip(&from_grib) {
+        assert_eq!(key, key_b);
+        // 16-bit packing of a 2 m temperature field spanning ~20 K: under 1 mK.
+        assert!((a - b).abs() < 2e-3, "{key}: NetCDF {a}, GRIB2 {b}");
+    }
+    assert!(
+        !netcdf_warnings.is_empty(),
+        "the forecast verifies in the checkpoint's periods"
+    );
+    assert_eq!(netcdf_warnings, grib_warnings);
+
+    // One forecast in two formats is one case, not two.
+    let out = vejr(&[
+        "evaluate",
+        "--forecast",
+        from_store.to_str().unwrap(),
+        "--forecast",
+        grib.to_str().unwrap(),
+        "--truth",
+        uk_store().to_str().unwrap(),
+        "--out",
+        dir.path().join("twice").to_str().unwrap(),
+    ]);
+    common::assert_refused(&out, &["both start at 2019-03-27T00:00Z", "one case given twice"]);
+    assert!(!dir.path().join("twice").exists());
 }

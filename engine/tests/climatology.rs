@@ -128,3 +128,35 @@ fn a_short_period_gives_the_mean_by_hour_of_day_and_says_so() {
         mean + 500.0
     );
 }
+
+/// The valid times scored are left out of the climatology: with them in, a truth scored
+/// against itself gives a climatology RMSE near 0 and a meaningless ACC. The mean over the
+/// other days is what remains; too few other days, and there is no climatology, said why.
+#[test]
+fn the_days_scored_are_not_in_the_climatology() {
+    let dir = tempfile::tempdir().unwrap();
+    let analyses = Analyses::from_store(store(dir.path(), 20)).unwrap();
+    let start = Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).unwrap();
+    let scored: Vec<DateTime<Utc>> = (10..15).map(|d| start + TimeDelta::days(d)).collect();
+    let climatology = Climatology::from_analyses(&analyses, &scored).unwrap();
+    assert!(climatology.missing.is_none(), "{}", climatology.describe());
+    let others: Vec<f64> = (0..20)
+        .filter(|d| !(10..15).contains(d))
+        .map(|d| annual(start + TimeDelta::days(d)))
+        .collect();
+    let mean = others.iter().sum::<f64>() / others.len() as f64;
+    let field = climatology.field(0, scored[0]).unwrap();
+    assert!((field[0] as f64 - mean).abs() < 0.05, "{} against {mean}", field[0]);
+
+    // Eight days scored of ten: two left, fewer than a climatology is made of.
+    std::fs::create_dir(dir.path().join("short")).unwrap();
+    let short = Analyses::from_store(store(&dir.path().join("short"), 10)).unwrap();
+    let scored: Vec<DateTime<Utc>> = (2..10).map(|d| start + TimeDelta::days(d)).collect();
+    let none = Climatology::from_analyses(&short, &scored).unwrap();
+    assert!(none.field(0, scored[0]).is_none());
+    let why = none.describe();
+    assert!(
+        why.starts_with("no climatology") && why.contains("leaves 2 day(s)") && why.contains("--climatology"),
+        "{why}"
+    );
+}

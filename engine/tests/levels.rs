@@ -152,7 +152,11 @@ fn demo_variables_keep_their_levels_through_grib_and_netcdf() {
         .map(|v| (v.name.clone(), v.levels.clone()))
         .collect();
     assert_eq!(read, [("msl".to_string(), vec![0.0]), ("u".to_string(), vec![500.0])]);
+    // A NetCDF name for NetCDF: --format and the name must agree.
     let out = forecast(&some, &[&store_args[..], &["--variables", "v", "--overwrite"]].concat());
+    common::assert_refused(&out, &["some.grib2", "--format netcdf", "--format grib"]);
+    let some = dir.path().join("some.nc");
+    let out = forecast(&some, &[&store_args[..], &["--variables", "v"]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     let names: Vec<String> = netcdf::open(&some)
         .unwrap()

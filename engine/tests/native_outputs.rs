@@ -48,7 +48,16 @@ fn round_trip(dir: &Path, grid: &Grid) {
             )
             .unwrap(),
         ),
-        Box::new(GribWriter::create(&grib, std::slice::from_ref(&column), OutputGrid::of(grid), reference).unwrap()),
+        Box::new(
+            GribWriter::create(
+                &grib,
+                std::slice::from_ref(&column),
+                OutputGrid::of(grid),
+                reference,
+                Default::default(),
+            )
+            .unwrap(),
+        ),
     ];
     for w in &mut writers {
         for k in 1..=2 {

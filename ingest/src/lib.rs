@@ -16,6 +16,7 @@ pub mod inspect;
 mod netcdf_axes;
 mod netcdf_grid_mapping;
 pub mod netcdf_reader;
+pub mod output_name;
 pub mod parameter_identity;
 pub mod physical_range;
 pub mod progress;

@@ -31,10 +31,21 @@ pub(crate) fn expand(option: &str, given: &[PathBuf]) -> Result<Vec<PathBuf>, Co
             paths.push(p.clone());
             continue;
         }
-        let mut found: Vec<PathBuf> = glob::glob(&text)
+        let (mut found, unfinished): (Vec<PathBuf>, Vec<PathBuf>) = glob::glob(&text)
             .map_err(|e| CommandError::bad_input(format!("{option} {text}: {e}")))?
             .flatten()
-            .collect();
+            .partition(|p| !unfinished_write(p));
+        if !unfinished.is_empty() {
+            eprintln!(
+                "evaluate: {option} {text}: left out {} unfinished write(s) (a run killed, or still running): {}",
+                unfinished.len(),
+                unfinished
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if found.is_empty() {
             return Err(CommandError::bad_input(format!("{option} {text}: no file matches")));
         }
@@ -42,6 +53,105 @@ pub(crate) fn expand(option: &str, given: &[PathBuf]) -> Result<Vec<PathBuf>, Co
         paths.extend(found);
     }
     Ok(paths)
+}
+
+/// vejr's temporary names (`F.nc.partial`, `scores.partial.csv`, a store's `S.zarr.partial`)
+/// and lock files: never a forecast or an analysis.
+fn unfinished_write(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.ends_with(".partial") || name.contains(".partial.") || name.ends_with(".vejr-lock")
+}
+
+/// Forecasts scored together are one system's: files from two checkpoints, or vejr's beside
+/// another system's, would be averaged into one "model" row.
+fn one_model(forecasts: &[ForecastFile]) -> CommandResult {
+    let first = &forecasts[0];
+    let describe = |f: &ForecastFile| match &f.model {
+        Some(m) => format!(
+            "{} from checkpoint {} (fnv1a {})",
+            f.path.display(),
+            m.checkpoint,
+            m.fnv1a
+        ),
+        None => format!(
+            "{} from a system other than vejr (no checkpoint named)",
+            f.path.display()
+        ),
+    };
+    let fingerprint = |f: &ForecastFile| f.model.as_ref().map(|m| m.fnv1a.clone());
+    if let Some(other) = forecasts.iter().find(|f| fingerprint(f) != fingerprint(first)) {
+        return Err(CommandError::bad_input(format!(
+            "the forecasts are from two models: {} and {}; score each model in its own evaluate",
+            describe(first),
+            describe(other)
+        )));
+    }
+    Ok(())
+}
+
+/// One forecast per initial time: the same case twice (a forecast's .nc and .grib2, or one
+/// file given twice) would count it double.
+fn one_forecast_per_start(forecasts: &[ForecastFile]) -> CommandResult {
+    let mut seen: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, &Path> = Default::default();
+    for f in forecasts {
+        if let Some(before) = seen.insert(f.reference_time, &f.path) {
+            return Err(CommandError::bad_input(format!(
+                "{} and {} both start at {}: one case given twice (one forecast in two formats?); give each forecast once",
+                before.display(),
+                f.path.display(),
+                f.reference_time.format("%Y-%m-%dT%H:%MZ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Persistence is every score's first baseline, and starts from the analysis at each
+/// forecast's initial time.
+fn truth_has_initial_times(truth: &Analyses, forecasts: &[ForecastFile]) -> CommandResult {
+    // Nothing in common is the first thing to say, and evaluate says it.
+    if !forecasts[0]
+        .columns
+        .iter()
+        .any(|c| truth.find(&c.key).is_ok_and(|found| found.is_some()))
+    {
+        return Ok(());
+    }
+    let lacking: Vec<&ForecastFile> = forecasts
+        .iter()
+        .filter(|f| truth.times.binary_search(&f.reference_time).is_err())
+        .collect();
+    if let Some(first) = lacking.first() {
+        return Err(CommandError::bad_input(format!(
+            "the truth {} has no analysis at {} (the initial time of {}{}): persistence, the baseline every score stands beside, starts from it; give a truth that covers the forecasts' initial times",
+            truth.description,
+            first.reference_time.format("%Y-%m-%dT%H:%MZ"),
+            first.path.display(),
+            if lacking.len() > 1 {
+                format!(", and of {} more forecast(s)", lacking.len() - 1)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// `--out` must be a directory or not there yet, with a name the system takes.
+fn check_out(out: &Path) -> CommandResult {
+    if let Some(why) = vejr_ingest::output_name::too_long(out) {
+        return Err(CommandError::bad_input(format!("--out {why}")));
+    }
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => Err(CommandError::bad_input(format!(
+            "--out {} is a file, not a directory for the scores and charts",
+            out.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub fn run(a: &EvaluateArgs) -> CommandResult {
@@ -52,12 +162,17 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
     if paths.is_empty() {
         return Err(CommandError::bad_input("give --forecast FILE or --forecasts GLOB"));
     }
+    check_out(a.out)?;
+    let _lock = crate::output_lock::OutputLock::acquire_making_directory("--out", a.out)?;
     let forecasts = paths
         .iter()
         .map(|p| ForecastFile::open(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CommandError::bad_input)?;
+    one_model(&forecasts)?;
+    one_forecast_per_start(&forecasts)?;
     let mut truth = Analyses::open(&expand("--truth", a.truth)?).map_err(CommandError::bad_input)?;
+    truth_has_initial_times(&truth, &forecasts)?;
     if let Some(note) = truth
         .interpolate_onto(&forecasts[0].grid)
         .map_err(CommandError::bad_input)?
@@ -112,13 +227,74 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
     for line in verification::period_warnings(&forecasts) {
         eprintln!("evaluate: warning: {line}");
     }
+    // Every output is written aside and moved into --out only once all are complete: a full
+    // disk or a late refusal leaves --out as it was.
+    let staging = Staging::new(a.out)?;
+    let names = write_outputs(a, &forecasts, &truth, &evaluation, &staging.dir)?;
+    staging.publish(&names)?;
+    for name in names {
+        let kind = if name.ends_with(".csv") { "scores" } else { "plot" };
+        println!("{kind}: {}", a.out.join(name).display());
+    }
+    Ok(())
+}
+
+/// The staging directory beside `--out`, removed unless published.
+struct Staging {
+    dir: PathBuf,
+    out: PathBuf,
+}
+
+impl Staging {
+    fn new(out: &Path) -> CommandResult<Self> {
+        let dir = vejr_ingest::output_name::with_suffix(out, ".partial");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).map_err(|e| CommandError::failure(crate::write_failure(&dir, e)))?;
+        Ok(Self {
+            dir,
+            out: out.to_owned(),
+        })
+    }
+
+    /// Moves the complete outputs into place: the whole directory when --out is new, file by
+    /// file (renames, which a full disk cannot stop) into one that exists.
+    fn publish(self, names: &[String]) -> CommandResult {
+        let failed = |p: &Path, e: std::io::Error| CommandError::failure(crate::write_failure(p, e));
+        if std::fs::symlink_metadata(&self.out).is_err() {
+            std::fs::rename(&self.dir, &self.out).map_err(|e| failed(&self.out, e))?;
+        } else {
+            for name in names {
+                let to = self.out.join(name);
+                std::fs::rename(self.dir.join(name), &to).map_err(|e| failed(&to, e))?;
+            }
+        }
+        if let Ok(d) = std::fs::File::open(&self.out) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes the scores, charts and maps into `dir`, returning their names.
+fn write_outputs(
+    a: &EvaluateArgs,
+    forecasts: &[ForecastFile],
+    truth: &Analyses,
+    evaluation: &verification::Evaluation,
+    dir: &Path,
+) -> CommandResult<Vec<String>> {
     let table = &evaluation.table;
-    std::fs::create_dir_all(a.out).map_err(|e| CommandError::failure(format!("{}: {e}", a.out.display())))?;
-    let csv = a.out.join("scores.csv");
+    let csv = dir.join("scores.csv");
     verification::write_csv(table, &csv).map_err(CommandError::failure)?;
     let mut written = vec![csv];
     if a.by_reference_time {
-        let path = a.out.join("scores_by_reference_time.csv");
+        let path = dir.join("scores_by_reference_time.csv");
         verification::write_cases_csv(&evaluation.cases, &path).map_err(CommandError::failure)?;
         written.push(path);
     }
@@ -126,13 +302,13 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
 
     let mut pictures = Vec::new();
     let columns: Vec<&String> = evaluation.truth_columns.keys().collect();
-    let cases = describe_cases(&forecasts);
+    let cases = describe_cases(forecasts);
     for &column in &columns {
         // Charts in the truth's units (what the scores are in), shown as a forecaster reads them.
         let tc = evaluation.truth_columns[column];
         let units = DisplayUnits::of(truth.columns[tc].units.as_deref());
         for (acc, name) in [(false, "rmse"), (true, "acc")] {
-            let path = a.out.join(format!("{name}_{column}.png"));
+            let path = dir.join(format!("{name}_{column}.png"));
             score_chart(table, column, acc, &units, &cases, &path).map_err(CommandError::failure)?;
             pictures.push(path);
         }
@@ -204,7 +380,7 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
                 }
             }
         }
-        let path = a.out.join(format!("map_{map_column}_{lead:03}h.png"));
+        let path = dir.join(format!("map_{map_column}_{lead:03}h.png"));
         let title = format!(
             "{map_column} +{lead} h from {} (valid {}){}",
             first.reference_time.format("%Y-%m-%d %HZ"),
@@ -234,13 +410,11 @@ pub fn run(a: &EvaluateArgs) -> CommandResult {
         }
         pictures.push(path);
     }
-    for p in written {
-        println!("scores: {}", p.display());
-    }
-    for p in pictures {
-        println!("plot: {}", p.display());
-    }
-    Ok(())
+    Ok(written
+        .iter()
+        .chain(&pictures)
+        .map(|p| p.file_name().expect("a file in dir").to_string_lossy().into_owned())
+        .collect())
 }
 
 /// "1 forecast from 1996-01-16 00Z", "12 forecasts, 2019-03-01 00Z to 2019-03-12 00Z".

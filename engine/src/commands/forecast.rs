@@ -12,6 +12,7 @@ use vejr_models::gnn::GraphBackend;
 use crate::backend::DeviceKind;
 use crate::date_argument::{self, InitialTimes};
 use crate::forecast::{self, initial_condition};
+use crate::output_lock::OutputLock;
 use crate::{CommandError, CommandResult};
 
 pub struct ForecastArgs<'a> {
@@ -53,6 +54,7 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
             ));
         }
     };
+    check_format(a.out, a.format)?;
     let templated = a.out.to_string_lossy().contains(date_argument::REFERENCE_TIME);
     if starts.len() > 1 && !templated {
         return Err(CommandError::bad_input(format!(
@@ -82,6 +84,9 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
     for out in &outputs {
         make_directory(out)?;
     }
+    // Every output is this run's alone from here to its end; checked again under the lock,
+    // as another run may have written it since.
+    let _locks = lock_outputs(a, &outputs)?;
     match a.device {
         DeviceKind::Cpu => forecasts::<crate::backend::Cpu>(a, &meta, &starts, steps, &Default::default()),
         #[cfg(feature = "cuda")]
@@ -134,8 +139,52 @@ fn unavailable_starts(
     )))
 }
 
+/// Locks each output (see output_lock), then checks it again.
+fn lock_outputs(a: &ForecastArgs, outputs: &[PathBuf]) -> CommandResult<Vec<OutputLock>> {
+    // A series holds one lock file per forecast: as many descriptors as the system allows.
+    crate::output_lock::allow_descriptors(outputs.len() + 64);
+    let mut locks = Vec::with_capacity(outputs.len());
+    for out in outputs {
+        locks.push(OutputLock::acquire(out)?);
+        check_output(a, out)?;
+    }
+    Ok(locks)
+}
+
+/// `--format grib --out x.nc` would write GRIB under a NetCDF name (and the reverse): refused
+/// when the extension names the other format.
+fn check_format(out: &Path, format: forecast::OutputFormat) -> CommandResult {
+    let extension = out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let names = match extension.as_str() {
+        "nc" | "nc4" | "netcdf" | "cdf" => forecast::OutputFormat::Netcdf,
+        "grib" | "grib2" | "grb" | "grb2" | "grib1" | "grb1" => forecast::OutputFormat::Grib,
+        _ => return Ok(()),
+    };
+    if names == format {
+        return Ok(());
+    }
+    let (given, other) = match format {
+        forecast::OutputFormat::Netcdf => ("netcdf (the default)", "grib"),
+        forecast::OutputFormat::Grib => ("grib", "netcdf"),
+    };
+    Err(CommandError::bad_input(format!(
+        "--out {}: a .{extension} name for --format {given}; give --format {other} or a name that says {}",
+        out.display(),
+        match format {
+            forecast::OutputFormat::Netcdf => ".nc",
+            forecast::OutputFormat::Grib => ".grib2",
+        }
+    )))
+}
+
 /// The output must not be an input, a directory, or (without --overwrite) an existing file.
 fn check_output(a: &ForecastArgs, out: &Path) -> CommandResult {
+    if let Some(why) = vejr_ingest::output_name::too_long(out) {
+        return Err(CommandError::bad_input(format!("--out {why}")));
+    }
     let inputs = std::iter::once(a.checkpoint)
         .chain(a.init.iter().map(PathBuf::as_path))
         .chain(a.store)
@@ -154,7 +203,8 @@ fn check_output(a: &ForecastArgs, out: &Path) -> CommandResult {
             out.display()
         )));
     }
-    if out.exists() && !a.overwrite {
+    // Not `exists()`, which follows links: a dangling link or a loop is there too.
+    if std::fs::symlink_metadata(out).is_ok() && !a.overwrite {
         return Err(CommandError::bad_input(format!(
             "--out {} exists; pass --overwrite to replace it",
             out.display()
@@ -257,10 +307,16 @@ fn one_forecast<B: GraphBackend>(
     .map_err(CommandError::bad_input)?;
     let reference = initial.reference_time;
     let out = date_argument::output_path(a.out, reference);
-    if start.is_none() {
-        check_output(a, &out)?;
-        make_directory(&out)?;
-    }
+    let _lock = match start {
+        None => {
+            check_output(a, &out)?;
+            make_directory(&out)?;
+            let lock = OutputLock::acquire(&out)?;
+            check_output(a, &out)?;
+            Some(lock)
+        }
+        Some(_) => None,
+    };
     let boundary = match (
         forecast::boundary_forcing::band_of(meta).map_err(CommandError::bad_input)?,
         a.boundary,

@@ -8,6 +8,7 @@ use crate::{CommandResult, provenance};
 
 pub fn run(config_path: &Path, overwrite: bool) -> CommandResult {
     let config = IngestConfig::load(config_path)?;
+    let _lock = crate::output_lock::OutputLock::acquire_making_directory("store.path", &config.store.path)?;
     let options = IngestOptions {
         overwrite,
         provenance: provenance(),

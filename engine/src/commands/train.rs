@@ -18,6 +18,15 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
         .and_then(|v| v.parse().ok())
         .unwrap_or(900);
     let dist = Distributed::init(Duration::from_secs(timeout)).map_err(CommandError::bad_input)?;
+    // Rank 0 writes the run directory; it alone holds the lock (a refusal ends it, and mpirun
+    // or srun the job).
+    let _lock = match (&config.training, dist.is_root()) {
+        (Some(t), true) => Some(crate::output_lock::OutputLock::acquire_making_directory(
+            "training.output",
+            &t.output,
+        )?),
+        _ => None,
+    };
     // gradient_checkpointing is the step's business (training::rollout_recomputation), not the
     // backend's: one autodiff backend per device and precision.
     let precision = config.training.as_ref().map_or(Precision::F32, |t| t.precision);

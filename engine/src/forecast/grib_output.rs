@@ -1,6 +1,7 @@
 //! The forecast as GRIB2, for systems that want GRIB: one message per variable, level and lead
 //! time, encoded by ecCodes from its own regular lat-lon sample (so every section is what ecCodes
-//! writes, not bytes of ours). As with NetCDF, the file is `F.grib2.partial` until the last
+//! writes, not bytes of ours, but for the first message's local use section: see
+//! grib_provenance). As with NetCDF, the file is `F.grib2.partial` until the last
 //! message is in and synced, then renamed.
 //!
 //! Parameters are named by the store's variable names read as ecCodes short names (`2t`, `msl`,
@@ -16,6 +17,7 @@ use vejr_ingest::parameter_identity::samples_path;
 use vejr_ingest::store::Column;
 
 use super::ForecastOutput;
+use super::grib_provenance::GribProvenance;
 use super::netcdf_output::{OutputGrid, partial_path};
 
 /// GRIB2 code table C-11: 255 is "missing". vejr is no WMO-registered centre; claiming ECMWF's
@@ -33,6 +35,8 @@ pub struct GribWriter {
     reference_time: DateTime<Utc>,
     /// Canonical grid point of each GRIB value, in GRIB's scanning order.
     scan: Vec<usize>,
+    /// Put into the first message written (section 2), then None.
+    provenance: Option<GribProvenance>,
     open: bool,
 }
 
@@ -97,6 +101,7 @@ impl GribWriter {
         columns: &[Column],
         grid: OutputGrid,
         reference_time: DateTime<Utc>,
+        provenance: GribProvenance,
     ) -> Result<Self, String> {
         let layout = match grid.native {
             Some(_) => None,
@@ -210,6 +215,7 @@ impl GribWriter {
                 // A native grid is written in the order it was read.
                 None => (0..grid.shape().0 * grid.shape().1).collect(),
             },
+            provenance: Some(provenance),
             open: true,
         })
     }
@@ -247,6 +253,11 @@ impl ForecastOutput for GribWriter {
             set(m, "forecastTime", amount).map_err(what)?;
             set(m, "values", &values).map_err(what)?;
             m.write_to_file(&self.partial, true).map_err(|e| what(e.to_string()))?;
+            if let Some(provenance) = self.provenance.take() {
+                let first = std::fs::read(&self.partial).map_err(|e| what(e.to_string()))?;
+                let message = provenance.into_message(&first).map_err(what)?;
+                std::fs::write(&self.partial, message).map_err(|e| what(crate::write_failure(&self.partial, e)))?;
+            }
         }
         Ok(())
     }
@@ -339,7 +350,7 @@ mod tests {
             .unwrap()
             .to_utc();
         let columns = [column("msl", "surface", 0.0), column("u500", "surface", 0.0)];
-        let e = GribWriter::create(&path, &columns, grid(), when)
+        let e = GribWriter::create(&path, &columns, grid(), when, Default::default())
             .err()
             .expect("u500 is no GRIB short name");
         assert!(e.contains("column u500") && e.contains("no GRIB2 parameter"), "{e}");
@@ -350,7 +361,7 @@ mod tests {
 
         // Levels come from the column, not from the short name's default.
         let t850 = [column("t", "pressure_level", 850.0)];
-        let w = GribWriter::create(&path, &t850, grid(), when).unwrap();
+        let w = GribWriter::create(&path, &t850, grid(), when, Default::default()).unwrap();
         let level: i64 = w.messages[0].1.read_key("level").unwrap();
         let kind: String = w.messages[0].1.read_key("typeOfLevel").unwrap();
         assert_eq!((kind.as_str(), level), ("isobaricInhPa", 850));
@@ -377,7 +388,7 @@ mod tests {
         let mut columns = [column("2t", "surface", 0.0), column("msl", "surface", 0.0)];
         columns[0].units = Some("degC".into());
         columns[1].units = Some("hPa".into());
-        let mut w = Box::new(GribWriter::create(&path, &columns, grid(), reference).unwrap());
+        let mut w = Box::new(GribWriter::create(&path, &columns, grid(), reference, Default::default()).unwrap());
         let state: Vec<f32> = (0..9).flat_map(|p| [p as f32, 1000.0 + p as f32]).collect();
         w.write_step(reference + chrono::TimeDelta::hours(6), &state).unwrap();
         w.finish().unwrap();
@@ -396,9 +407,15 @@ mod tests {
 
         // Units GRIB's cannot become are refused before anything is written.
         columns[0].units = Some("Pa".into());
-        let e = GribWriter::create(&dir.path().join("g.grib2"), &columns, grid(), reference)
-            .err()
-            .expect("Pa is no temperature");
+        let e = GribWriter::create(
+            &dir.path().join("g.grib2"),
+            &columns,
+            grid(),
+            reference,
+            Default::default(),
+        )
+        .err()
+        .expect("Pa is no temperature");
         assert!(e.contains("column 2t") && e.contains("do not convert to GRIB's"), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 pub mod boundary_forcing;
 pub mod grib_native_grid;
 pub mod grib_output;
+pub mod grib_provenance;
 pub mod initial_condition;
 pub mod longitude_order;
 pub mod native_grid;
@@ -282,9 +283,21 @@ pub fn run<B: GraphBackend>(
             )
             .map_err(CommandError::failure)?,
         ),
-        OutputFormat::Grib => Box::new(
-            grib_output::GribWriter::create(out, &columns, output_grid, reference).map_err(CommandError::bad_input)?,
-        ),
+        OutputFormat::Grib => {
+            let provenance = grib_provenance::GribProvenance {
+                vejr_version: attributes[0].1.clone(),
+                checkpoint: checkpoint_path.display().to_string(),
+                checkpoint_fnv1a: fingerprint.clone(),
+                training_period: period(training, "train"),
+                validation_period: period(training, "validation"),
+                ..Default::default()
+            }
+            .with_band(boundary.as_ref().map(|b| b.band.points.as_slice()));
+            Box::new(
+                grib_output::GribWriter::create(out, &columns, output_grid, reference, provenance)
+                    .map_err(CommandError::bad_input)?,
+            )
+        }
     };
     if channels.len() < all_columns.len() {
         writer = Box::new(SelectedChannels {

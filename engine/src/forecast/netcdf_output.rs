@@ -99,9 +99,7 @@ fn height_name(h: f64) -> String {
 }
 
 pub fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
+    vejr_ingest::output_name::with_suffix(path, ".partial")
 }
 
 fn nc(path: &Path, e: impl std::fmt::Display) -> String {

@@ -13,6 +13,9 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 pub const MIN_YEARS_FOR_DAY_OF_YEAR: f64 = 3.0;
 /// WeatherBench 2's smoothing window.
 pub const WINDOW_DAYS: u32 = 61;
+/// The fewest days an hour-of-day mean is taken over: fewer is one spell of weather, not a
+/// climate, and its ACC and RMSE would say more about those days than about the forecast.
+pub const MIN_DAYS: usize = 7;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -25,6 +28,9 @@ type Key = (u32, u32);
 
 pub struct Climatology {
     pub kind: Kind,
+    /// Why there is none (too few days once the days scored are left out): no climatology
+    /// baseline and no ACC.
+    pub missing: Option<String>,
     period: (DateTime<Utc>, DateTime<Utc>),
     /// Per key, per store column, the mean field (NaN where no value was seen).
     fields: BTreeMap<Key, Vec<Vec<f32>>>,
@@ -38,7 +44,10 @@ fn day_distance(a: u32, b: u32) -> u32 {
 
 impl Climatology {
     /// From the analyses' statistics period, for the valid times `needed` (a day-of-year
-    /// climatology is worked out only for the days scored).
+    /// climatology is worked out only for the days scored). The valid times scored are left
+    /// out of it: a climatology that holds the verifying analysis itself scores near zero
+    /// and makes every ACC meaningless (a truth of one day scored against itself). Too few
+    /// days left, and there is no climatology, said in `missing`.
     pub fn from_analyses(analyses: &Analyses, needed: &[DateTime<Utc>]) -> Result<Self, String> {
         let period = analyses.statistics_period;
         let years = (period.1 - period.0).num_seconds() as f64 / (365.25 * 86_400.0);
@@ -47,12 +56,46 @@ impl Climatology {
         } else {
             Kind::HourOfDay
         };
+        let scored: BTreeSet<DateTime<Utc>> = needed.iter().copied().collect();
         let in_period: Vec<DateTime<Utc>> = analyses
             .times
             .iter()
             .copied()
-            .filter(|t| (period.0..=period.1).contains(t))
+            .filter(|t| (period.0..=period.1).contains(t) && !scored.contains(t))
             .collect();
+        let left_out = analyses
+            .times
+            .iter()
+            .filter(|t| (period.0..=period.1).contains(t) && scored.contains(t))
+            .count();
+        // Days behind the thinnest hour of day the forecasts need.
+        let mut days_per_hour: BTreeMap<u32, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+        for t in &in_period {
+            days_per_hour.entry(t.hour()).or_default().insert(t.date_naive());
+        }
+        let needed_hours: BTreeSet<u32> = if needed.is_empty() {
+            days_per_hour.keys().copied().collect()
+        } else {
+            needed.iter().map(|v| v.hour()).collect()
+        };
+        let fewest = needed_hours
+            .iter()
+            .map(|h| days_per_hour.get(h).map_or(0, BTreeSet::len))
+            .min()
+            .unwrap_or(0);
+        if kind == Kind::HourOfDay && fewest < MIN_DAYS {
+            return Ok(Self {
+                kind,
+                missing: Some(format!(
+                    "no climatology (no climatology baseline, no ACC): {} of {} to {} leaves {fewest} day(s) at some hour scored once the {left_out} analyses verified are left out, and a mean by hour of day needs {MIN_DAYS}; give --climatology with a longer record (a store's statistics period, or years of analyses)",
+                    analyses.description,
+                    period.0.format("%Y-%m-%d"),
+                    period.1.format("%Y-%m-%d"),
+                )),
+                period,
+                fields: BTreeMap::new(),
+            });
+        }
         let keys: BTreeSet<Key> = match kind {
             Kind::HourOfDay => in_period.iter().map(|t| (0, t.hour())).collect(),
             Kind::DayOfYearAndHour => needed.iter().map(|v| (v.ordinal(), v.hour())).collect(),
@@ -102,7 +145,12 @@ impl Climatology {
                 (key, mean.chunks(n.max(1)).map(<[f32]>::to_vec).collect())
             })
             .collect();
-        Ok(Self { kind, period, fields })
+        Ok(Self {
+            kind,
+            missing: None,
+            period,
+            fields,
+        })
     }
 
     /// The climatological field of a column of the analyses at a valid time; None where the statistics
@@ -132,6 +180,9 @@ impl Climatology {
     }
 
     pub fn describe(&self) -> String {
+        if let Some(why) = &self.missing {
+            return why.clone();
+        }
         let (a, b) = self.period;
         let years = (b - a).num_seconds() as f64 / (365.25 * 86_400.0);
         let span = format!("{} to {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d"));

@@ -10,6 +10,7 @@ use vejr_ingest::parameter_identity::ParameterKey;
 use vejr_ingest::source::{FileKind, detect};
 use vejr_ingest::{FieldSource, SourceHints};
 
+use crate::forecast::grib_provenance::GribProvenance;
 use crate::forecast::netcdf_output::BOUNDARY_BAND;
 
 pub struct ForecastColumn {
@@ -33,6 +34,8 @@ pub struct ForecastFile {
     pub validation_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// A limited-area forecast's boundary band (values from its host, not the model), per point.
     pub boundary_band: Option<Vec<bool>>,
+    /// vejr's forecasts: the checkpoint they came from (its path and fingerprint).
+    pub model: Option<Model>,
     source: Box<dyn FieldSource>,
 }
 
@@ -45,16 +48,62 @@ pub fn parse_period(text: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 
 type Period = Option<(DateTime<Utc>, DateTime<Utc>)>;
 
-/// The periods vejr writes as global attributes; a GRIB file has none.
-fn periods(path: &Path) -> (Period, Period) {
-    let Ok(file) = netcdf::open(path) else {
-        return (None, None);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Model {
+    pub checkpoint: String,
+    pub fnv1a: String,
+}
+
+/// What vejr says of its own forecasts: NetCDF global attributes, or a GRIB2 file's local use
+/// section (forecast::grib_provenance); other systems' files say none of it.
+struct Provenance {
+    training: Period,
+    validation: Period,
+    model: Option<Model>,
+    band: Option<Vec<bool>>,
+}
+
+fn provenance(path: &Path, kind: Option<FileKind>) -> Provenance {
+    let none = Provenance {
+        training: None,
+        validation: None,
+        model: None,
+        band: None,
     };
-    let period = |name: &str| match file.attribute(name).map(|a| a.value()) {
-        Some(Ok(netcdf::AttributeValue::Str(s))) => parse_period(&s),
-        _ => None,
-    };
-    (period("training_period"), period("validation_period"))
+    match kind {
+        Some(FileKind::Netcdf) => {
+            let Ok(file) = netcdf::open(path) else {
+                return none;
+            };
+            let text = |name: &str| match file.attribute(name).map(|a| a.value()) {
+                Some(Ok(netcdf::AttributeValue::Str(s))) => Some(s),
+                _ => None,
+            };
+            Provenance {
+                training: text("training_period").as_deref().and_then(parse_period),
+                validation: text("validation_period").as_deref().and_then(parse_period),
+                model: text("checkpoint_fnv1a").map(|fnv1a| Model {
+                    checkpoint: text("checkpoint").unwrap_or_default(),
+                    fnv1a,
+                }),
+                // Read as a variable with the fields.
+                band: None,
+            }
+        }
+        Some(FileKind::Grib) => match GribProvenance::read(path) {
+            Some(p) => Provenance {
+                training: parse_period(&p.training_period),
+                validation: parse_period(&p.validation_period),
+                model: Some(Model {
+                    checkpoint: p.checkpoint.clone(),
+                    fnv1a: p.checkpoint_fnv1a.clone(),
+                }),
+                band: p.band(),
+            },
+            None => none,
+        },
+        _ => none,
+    }
 }
 
 impl ForecastFile {
@@ -96,10 +145,19 @@ impl ForecastFile {
                 });
             }
         }
-        let (training_period, validation_period) = match detect(path) {
-            Ok(FileKind::Netcdf) => periods(path),
-            _ => (None, None),
-        };
+        let said = provenance(path, detect(path).ok());
+        if let Some(band) = said.band {
+            if band.len() != h.grid.len() {
+                return Err(format!(
+                    "{}: its boundary band has {} points, its grid {}",
+                    path.display(),
+                    band.len(),
+                    h.grid.len()
+                ));
+            }
+            boundary_band = Some(band);
+        }
+        let (training_period, validation_period) = (said.training, said.validation);
         Ok(Self {
             path: path.to_owned(),
             reference_time,
@@ -109,6 +167,7 @@ impl ForecastFile {
             training_period,
             validation_period,
             boundary_band,
+            model: said.model,
             source,
         })
     }

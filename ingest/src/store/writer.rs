@@ -184,9 +184,7 @@ fn replace_dir(new: &Path, old: &Path) -> Result<()> {
 }
 
 pub fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
+    crate::output_name::with_suffix(path, ".partial")
 }
 
 fn write_store(path: &Path, config: &IngestConfig, options: &IngestOptions, plan: &IngestPlan) -> Result<Written> {
