@@ -58,6 +58,20 @@ impl From<vejr_ingest::IngestError> for CommandError {
 
 pub type CommandResult<T = ()> = Result<T, CommandError>;
 
+/// clap's rendered usage error as one line: its message, without the usage block and the
+/// "For more information" hint, which become a pointer to --help.
+pub fn one_line_usage_error(rendered: &str) -> String {
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let text = lines.join("; ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    format!("{text} (see vejr --help)")
+}
+
 /// Version and git revision, for provenance in everything vejr writes.
 pub fn provenance() -> serde_json::Map<String, serde_json::Value> {
     let mut map = serde_json::Map::new();

@@ -144,7 +144,10 @@ fn main() -> ExitCode {
     vejr_engine::allocator::keep_freed_memory();
     // ecCodes' own log lines would come before vejr's one line; they join it instead.
     vejr_ingest::eccodes_log::capture();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     let result = match &cli.command {
         Command::Inspect { files, json, config } => commands::inspect::run(files, *json, config.as_deref()),
         Command::Ingest { config, overwrite } => commands::ingest::run(config, *overwrite),
@@ -223,4 +226,21 @@ fn main() -> ExitCode {
             unsafe { libc::_exit(e.code) }
         }
     }
+}
+
+/// Help and version as clap prints them; every other usage error as the one line every vejr
+/// refusal is, exit 2 (clap's own is several lines, with a usage block).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    eprintln!(
+        "vejr: error: {}",
+        vejr_engine::one_line_usage_error(&e.render().to_string())
+    );
+    std::process::exit(vejr_engine::exit::BAD_INPUT);
 }

@@ -285,4 +285,22 @@ fn the_band_comes_from_the_host_at_every_step_and_is_not_scored() {
     ]);
     common::assert_refused(&out, &["both start at 2019-03-27T00:00Z", "one case given twice"]);
     assert!(!dir.path().join("twice").exists());
+
+    // A host damaged at a later step (a chunk gone) is the input's fault as at the initial
+    // time: exit 2, the chunk and its time named, no forecast left.
+    let damaged = dir.path().join("damaged.zarr");
+    let copied = std::process::Command::new("cp")
+        .args(["-r", uk_store().to_str().unwrap(), damaged.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    // 6-hourly from 1 March: 27 March 12 UTC is index 106, the forecast's +12 h.
+    std::fs::remove_file(damaged.join("data/106.0.0.0")).unwrap();
+    let broken = dir.path().join("broken.nc");
+    let out = forecast(Some(&damaged), false, &broken);
+    common::assert_refused(
+        &out,
+        &["data chunk 106.0.0.0 (2019-03-27T12:00Z) is missing", "damaged.zarr"],
+    );
+    assert!(!broken.exists());
 }

@@ -279,3 +279,37 @@ fn every_option_of_every_command_says_what_it_is() {
         }
     }
 }
+
+/// Usage errors (clap's) are the one line every other refusal is, exit 2; help is still help.
+#[test]
+fn usage_errors_are_one_line() {
+    let forecast = ["forecast", "--checkpoint", "k.vejr", "--lead", "1d", "--out", "f.nc"];
+    for (extra, expected) in [
+        (
+            vec!["--store", "s.zarr", "--date", "1996-01-17/1996-01-16"],
+            "the series ends before it starts",
+        ),
+        (
+            vec!["--store", "s.zarr", "--date", "1996-01-16/1996-01-17/0h"],
+            "the step 0h must be positive",
+        ),
+        (
+            vec!["--init", "a.nc", "--date", "1996-01-16"],
+            "'--init <INIT>...' cannot be used with '--date <DATE>...'",
+        ),
+        (vec!["--no-such-flag"], "unexpected argument '--no-such-flag'"),
+    ] {
+        let out = vejr(&[&forecast[..], &extra].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("vejr: error: ") && err.contains(expected), "{err}");
+        assert!(
+            !err.contains("Usage:") && err.trim_end().ends_with("(see vejr --help)"),
+            "{err}"
+        );
+    }
+    let help = vejr(&["forecast", "--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: vejr forecast"));
+}

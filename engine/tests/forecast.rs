@@ -742,7 +742,7 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("the data of 2019-03-25T12:00Z (time index 98) is missing"),
+        err.contains("data chunk 98.0.0.0 (2019-03-25T12:00Z) is missing"),
         "{err}"
     );
     assert!(!scores.join("scores.csv").exists());
@@ -752,7 +752,7 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
     let out = vejr(&args);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("2019-03-25T12:00Z (time index 98) is missing"),
+        stderr(&out).contains("data chunk 98.0.0.0 (2019-03-25T12:00Z) is missing"),
         "{}",
         stderr(&out)
     );
@@ -774,7 +774,7 @@ fn a_store_missing_a_chunk_is_refused_naming_the_time() {
     );
     assert!(
         err.contains("forecast 2 of 2, from 2019-03-25T12:00Z: ")
-            && err.contains("(time index 98) is missing")
+            && err.contains("data chunk 98.0.0.0 (2019-03-25T12:00Z) is missing")
             && err.contains("the forecast before it is written"),
         "{err}"
     );

@@ -54,7 +54,9 @@ impl Progress {
         }
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         log.0 += n;
-        if log.1.elapsed() >= LOG_EVERY || log.0 == self.total {
+        // No line at the last item: the command's summary says it is done, and a check after
+        // the loop that fails would otherwise follow a line reading like success.
+        if log.1.elapsed() >= LOG_EVERY && log.0 < self.total {
             log.1 = Instant::now();
             let elapsed = self.started.elapsed().as_secs_f64();
             let rate = log.0 as f64 / elapsed.max(1e-9);

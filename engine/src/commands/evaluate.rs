@@ -307,7 +307,14 @@ fn write_outputs(
         // Charts in the truth's units (what the scores are in), shown as a forecaster reads them.
         let tc = evaluation.truth_columns[column];
         let units = DisplayUnits::of(truth.columns[tc].units.as_deref());
+        // Without a climatology there is no ACC to draw.
+        let has_acc = table
+            .iter()
+            .any(|((c, _, _), scores)| c == column && scores.acc().is_some());
         for (acc, name) in [(false, "rmse"), (true, "acc")] {
+            if acc && !has_acc {
+                continue;
+            }
             let path = dir.join(format!("{name}_{column}.png"));
             score_chart(table, column, acc, &units, &cases, &path).map_err(CommandError::failure)?;
             pictures.push(path);

@@ -307,7 +307,9 @@ pub fn run<B: GraphBackend>(
         });
     }
 
-    let failure: RefCell<Option<String>> = RefCell::new(None);
+    // The first thing that went wrong inside the rollout: a host that cannot give its state is
+    // the input's fault (exit 2), a write that fails is not (exit 1).
+    let failure: RefCell<Option<CommandError>> = RefCell::new(None);
     // A model that sees its band's next state gets the host's at every step.
     let band_input = boundary.as_ref().filter(|_| meta.model.boundary_channels > 0).map(|b| {
         let band: Vec<f32> = b.band.points.iter().map(|&p| f32::from(u8::from(p))).collect();
@@ -338,7 +340,7 @@ pub fn run<B: GraphBackend>(
             return forcings;
         };
         let host = host_state(forcing, k).unwrap_or_else(|e| {
-            failure.borrow_mut().get_or_insert(e);
+            failure.borrow_mut().get_or_insert(CommandError::bad_input(e));
             vec![0.0; points * meta.columns.len()]
         });
         let inputs = vejr_models::boundary::boundary_inputs(&meta.normalization, state(host), band.clone());
@@ -382,7 +384,7 @@ pub fn run<B: GraphBackend>(
             match host_state(forcing, k) {
                 Ok(host) => next.mask_where(mask.clone(), state(host)),
                 Err(e) => {
-                    failure.borrow_mut().get_or_insert(e);
+                    failure.borrow_mut().get_or_insert(CommandError::bad_input(e));
                     next
                 }
             }
@@ -393,7 +395,7 @@ pub fn run<B: GraphBackend>(
             }
             let values: Vec<f32> = next.clone().into_data().convert::<f32>().to_vec().unwrap_or_default();
             if let Err(e) = writer.write_step(reference + step * (k as i32 + 1), &values) {
-                failure.borrow_mut().get_or_insert(e);
+                failure.borrow_mut().get_or_insert(CommandError::failure(e));
             }
             if let Some(delay) = test_step_delay {
                 std::thread::sleep(delay);
@@ -402,7 +404,7 @@ pub fn run<B: GraphBackend>(
         },
     );
     if let Some(e) = failure.into_inner() {
-        return Err(CommandError::failure(e));
+        return Err(e);
     }
     bar.finish();
     let path = writer.finish().map_err(CommandError::failure)?;

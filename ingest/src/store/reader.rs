@@ -65,6 +65,20 @@ impl Store {
             .ok_or_else(|| err("no vejr attributes: not written by vejr ingest".into()))?;
         let columns: Vec<Column> =
             serde_json::from_value(vejr["columns"].clone()).map_err(|e| err(format!("columns attribute: {e}")))?;
+        // anemoi reads the columns by the `variables` attribute, vejr by its own list: the two
+        // must name the same columns in the same order, or one of them reads swapped fields.
+        let anemoi: Option<Vec<String>> = attributes
+            .get("variables")
+            .map(|v| serde_json::from_value(v.clone()).map_err(|e| err(format!("variables attribute: {e}"))))
+            .transpose()?;
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        if let Some(anemoi) = anemoi.filter(|a| *a != names) {
+            return Err(err(format!(
+                "the variables attribute (anemoi's) lists [{}], vejr's columns are [{}]: edited by hand? anemoi and vejr would read different fields; ingest the store again",
+                anemoi.join(", "),
+                names.join(", ")
+            )));
+        }
         let members: Vec<i64> =
             serde_json::from_value(vejr["members"].clone()).map_err(|e| err(format!("members: {e}")))?;
         let kind: GridKind =
@@ -190,16 +204,17 @@ impl Store {
         // Ingest writes every time's chunk (a time with no data at all is a gap, not a chunk),
         // so a missing one is damage; zarr would hand back its fill value, NaN everywhere,
         // and scores and samples at that time would quietly vanish.
+        // Named as a reader of the store finds it: the chunk's key on disk and its date.
+        let slot = self.slots[t];
+        let chunk = format!("data chunk {slot}.0.0.0 ({})", self.dates[t].format("%Y-%m-%dT%H:%MZ"));
+        let damaged = |what: String| IngestError::BadStore {
+            path: self.path.clone(),
+            message: format!("{chunk} {what}: the store is damaged; ingest it again"),
+        };
         self.data
-            .retrieve_chunk_if_exists(&[self.slots[t], 0, 0, 0])
-            .map_err(|e| IngestError::store(&self.path, format!("time {t}: {e}")))?
-            .ok_or_else(|| IngestError::BadStore {
-                path: self.path.clone(),
-                message: format!(
-                    "the data of {} (time index {t}) is missing: the store is damaged; ingest it again",
-                    self.dates[t].format("%Y-%m-%dT%H:%MZ")
-                ),
-            })
+            .retrieve_chunk_if_exists(&[slot, 0, 0, 0])
+            .map_err(|e| damaged(format!("cannot be read ({e})")))?
+            .ok_or_else(|| damaged("is missing".into()))
     }
 
     /// Selected variables at time index `t`, in the order given: `[selected][member][gridpoint]`.
