@@ -244,28 +244,49 @@ impl fmt::Display for Report {
         if self.members.len() > 1 {
             writeln!(f, "ensemble members: {:?}", self.members)?;
         }
-        writeln!(
-            f,
-            "{:<10} {:<14} {:<16} {:>14} {:>14} {:>14} {:>10}",
-            "variable", "units", "levels", "min", "mean", "max", "NaN"
-        )?;
-        for v in &self.variables {
-            let levels = if v.level_type == "surface" {
-                "surface".to_owned()
-            } else {
-                format!("{} {:?}", v.level_type, v.levels)
-            };
-            writeln!(
-                f,
-                "{:<10} {:<14} {:<16} {:>14} {:>14} {:>14} {:>10}",
-                v.name,
-                v.units.as_deref().unwrap_or("?"),
-                levels,
-                significant(v.minimum),
-                significant(v.mean),
-                significant(v.maximum),
-                v.nan_count
-            )?;
+        // Columns as wide as their longest entry: names, units and level lists vary a lot
+        // (GFS has 12 pressure levels and layers named by both surfaces).
+        let rows: Vec<[String; 7]> = self
+            .variables
+            .iter()
+            .map(|v| {
+                [
+                    v.name.clone(),
+                    v.units.clone().unwrap_or_else(|| "?".into()),
+                    if v.level_type == "surface" {
+                        "surface".to_owned()
+                    } else {
+                        let levels: Vec<String> = v.levels.iter().map(|&l| crate::fields::format_level(l)).collect();
+                        format!("{} {}", v.level_type, levels.join(","))
+                    },
+                    significant(v.minimum),
+                    significant(v.mean),
+                    significant(v.maximum),
+                    v.nan_count.to_string(),
+                ]
+            })
+            .collect();
+        let heading = ["variable", "units", "levels", "min", "mean", "max", "NaN"].map(str::to_owned);
+        let mut width = heading.clone().map(|h| h.chars().count());
+        for row in &rows {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&heading).chain(&rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(width)
+                .enumerate()
+                .map(|(k, (cell, w))| {
+                    if k < 3 {
+                        format!("{cell:<w$}")
+                    } else {
+                        format!("{cell:>w$}")
+                    }
+                })
+                .collect();
+            writeln!(f, "{}", cells.join("  ").trim_end())?;
         }
         Ok(())
     }
