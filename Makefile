@@ -2,7 +2,7 @@
 #   make demo   system libraries (if missing), build, run the pipeline on the embedded sample
 #   make test   system libraries (if missing), fmt and clippy checks, the whole test suite
 
-SYSTEM_PACKAGES := libnetcdf-dev libeccodes-dev libeccodes-tools libclang-dev libopenmpi-dev openmpi-bin libopenblas-dev pkg-config libncarg-data fonts-dejavu-core libudunits2-dev gmt-gshhg-low
+SYSTEM_PACKAGES := libnetcdf-dev libeccodes-dev libeccodes-tools libclang-dev libopenmpi-dev openmpi-bin libopenblas-dev pkg-config libncarg-data fonts-dejavu-core libudunits2-dev gmt-gshhg-low mesa-vulkan-drivers
 CARGO ?= cargo
 DEMO_OUT := out/demo
 
@@ -26,11 +26,15 @@ deps:
 build: deps
 	$(CARGO) build --release --bin vejr
 
+# The CubeCL path (what CUDA runs) is tested on wgpu's CPU adapter, Mesa's lavapipe
+# (mesa-vulkan-drivers): models/tests/cube_backend.rs.
+GPU_PATH := --features vejr-engine/wgpu,vejr-models/wgpu,vejr-benches/wgpu
+
 test: deps
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(GPU_PATH) -- -D warnings
 	$(CARGO) check -p vejr-engine --features cuda
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace $(GPU_PATH)
 
 # The demo builds with the dev profile (dependencies and the engine optimised, see Cargo.toml):
 # a release build of Burn alone takes most of the demo's ten-minute budget on two cores.

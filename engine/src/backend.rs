@@ -1,5 +1,8 @@
 //! Which Burn backend a command runs on: CPU (ndarray) always, CUDA when built with
-//! `--features cuda`. With MPI, each rank takes the GPU of its local rank.
+//! `--features cuda`, any Vulkan GPU (or Mesa's lavapipe on a CPU) with `--features wgpu`.
+//! With MPI, each rank takes the GPU of its local rank. The GPU backends are Burn's CubeCL
+//! backend itself, not under Burn's fusion: vejr's message passing is its own kernels there
+//! (vejr_models::gnn::cube_backend).
 
 use clap::ValueEnum;
 
@@ -7,6 +10,10 @@ use clap::ValueEnum;
 pub enum DeviceKind {
     Cpu,
     Cuda,
+    // wgpu's default adapter (a GPU through Vulkan or Metal); `CUBECL_WGPU_DEFAULT_DEVICE=Cpu`
+    // picks a CPU adapter (Mesa's lavapipe). A doc comment here would turn clap's help into
+    // one with a paragraph per value.
+    Wgpu,
 }
 
 use burn::backend::Autodiff;
@@ -15,22 +22,54 @@ pub type Cpu = burn::backend::NdArray<f32>;
 pub type CpuAutodiff = Autodiff<Cpu>;
 
 #[cfg(feature = "cuda")]
-pub type Gpu = burn::backend::Cuda<f32, i32>;
+pub type Gpu = vejr_models::gnn::cube_backend::Cuda<f32>;
 #[cfg(feature = "cuda")]
 pub type GpuAutodiff = Autodiff<Gpu>;
 /// `precision = "bf16"`: bfloat16 weights and activations on the GPU.
 #[cfg(feature = "cuda")]
-pub type GpuBf16Autodiff = Autodiff<burn::backend::Cuda<burn::tensor::bf16, i32>>;
+pub type GpuBf16Autodiff = Autodiff<vejr_models::gnn::cube_backend::Cuda<burn::tensor::bf16>>;
+
+#[cfg(feature = "wgpu")]
+pub type Wgpu = vejr_models::gnn::cube_backend::Wgpu;
+#[cfg(feature = "wgpu")]
+pub type WgpuAutodiff = Autodiff<Wgpu>;
 
 /// The error for `--device cuda` in a build without CUDA.
 pub fn cuda_missing() -> crate::CommandError {
     crate::CommandError::bad_input("--device cuda: this vejr was built without CUDA (cargo build --features cuda)")
 }
 
+/// The error for `--device wgpu` in a build without wgpu.
+pub fn wgpu_missing() -> crate::CommandError {
+    crate::CommandError::bad_input("--device wgpu: this vejr was built without wgpu (cargo build --features wgpu)")
+}
+
+/// wgpu's device, after one small operation on it: wgpu panics in its own thread when there
+/// is no adapter (no Vulkan driver), and a user should get one line instead.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_device() -> Result<burn::backend::wgpu::WgpuDevice, crate::CommandError> {
+    crate::kernel_cache::configure();
+    let device = burn::backend::wgpu::WgpuDevice::DefaultDevice;
+    let probe = device.clone();
+    let works = std::panic::catch_unwind(move || {
+        burn::tensor::Tensor::<Wgpu, 1>::zeros([1], &probe)
+            .into_data()
+            .to_vec::<f32>()
+            .is_ok()
+    });
+    match works {
+        Ok(true) => Ok(device),
+        _ => Err(crate::CommandError::bad_input(
+            "--device wgpu: no wgpu adapter works here (no Vulkan driver? Debian's mesa-vulkan-drivers gives a CPU one, lavapipe, with CUBECL_WGPU_DEFAULT_DEVICE=Cpu)",
+        )),
+    }
+}
+
 /// The CUDA device `index`, after asking the driver that it exists: Burn's CUDA runtime panics
 /// in a device thread when there is no driver or no GPU, and a user should get one line instead.
 #[cfg(feature = "cuda")]
 pub fn cuda_device(index: usize) -> Result<burn::backend::cuda::CudaDevice, crate::CommandError> {
+    crate::kernel_cache::configure();
     let refuse = |why: String| crate::CommandError::bad_input(format!("--device cuda: {why}"));
     // SAFETY: dlopen/dlsym of the driver library and two of its C entry points with their
     // documented signatures (cuda.h: CUresult cuInit(unsigned), cuDeviceGetCount(int*)).

@@ -8,6 +8,7 @@ pub mod boundary_host;
 pub mod commands;
 pub mod date_argument;
 pub mod forecast;
+pub mod kernel_cache;
 pub mod model_grid;
 pub mod output_lock;
 pub mod run_config;

@@ -55,7 +55,9 @@ enum Command {
         /// Stop after this many steps (with a checkpoint), to resume later: for wall-time limits.
         #[arg(long)]
         stop_at_step: Option<usize>,
-        /// Where the network runs: cpu, or cuda (a build with --features cuda and an NVIDIA GPU).
+        /// Where the network runs: cpu; cuda (a build with --features cuda and an NVIDIA GPU); wgpu
+        /// (a build with --features wgpu and a Vulkan or Metal GPU; CUBECL_WGPU_DEFAULT_DEVICE=Cpu
+        /// for a CPU one, Mesa's lavapipe).
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },
@@ -99,7 +101,9 @@ enum Command {
         /// Lambert, rotated, polar stereographic, reduced Gaussian), ecCodes short names.
         #[arg(long, value_enum, default_value = "netcdf")]
         format: vejr_engine::forecast::OutputFormat,
-        /// Where the network runs: cpu, or cuda (a build with --features cuda and an NVIDIA GPU).
+        /// Where the network runs: cpu; cuda (a build with --features cuda and an NVIDIA GPU); wgpu
+        /// (a build with --features wgpu and a Vulkan or Metal GPU; CUBECL_WGPU_DEFAULT_DEVICE=Cpu
+        /// for a CPU one, Mesa's lavapipe).
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
     },

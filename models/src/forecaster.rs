@@ -58,6 +58,22 @@ impl ForecasterConfig {
             + NODE_FEATURES
     }
 
+    /// The weights a seed gives, the same on every device: drawn by the CPU backend's
+    /// generator and carried over at full precision, because each backend's generator draws
+    /// its own numbers (a model trained with `--device wgpu` or `cuda` then starts where the
+    /// CPU's starts).
+    pub fn init_seeded<B: GraphBackend>(&self, seed: u64, device: &B::Device) -> Forecaster<B> {
+        use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+        type Cpu = burn::backend::NdArray<f32>;
+        let cpu = Default::default();
+        <Cpu as Backend>::seed(&cpu, seed);
+        let drawn = self.init::<Cpu>(&cpu).into_record();
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::new();
+        let bytes = recorder.record(drawn, ()).expect("weights serialise");
+        let record = recorder.load(bytes, device).expect("weights just serialised load");
+        self.init::<B>(device).load_record(record)
+    }
+
     pub fn init<B: GraphBackend>(&self, device: &B::Device) -> Forecaster<B> {
         let l = self.latent;
         let embed = |input: usize| MlpConfig::new(input, l, l).init(device);

@@ -9,38 +9,10 @@ use vejr_models::gnn::graph_backend::gather_rows;
 use vejr_models::gnn::interaction_network::EdgeIndex;
 use vejr_models::gnn::segments::{PlanLayout, SegmentPlan};
 
-#[allow(dead_code)]
 mod common;
-use common::noise;
+use common::{noise, random_graph};
 
 type B = Autodiff<NdArray<f64>>;
-
-/// Edges sorted by receiver, as the graph builder makes them: receiver 0 gets many edges
-/// (a pole), some receivers none, sender 1 sends many.
-fn random_graph(seed: u64, senders: usize, receivers: usize) -> (Vec<u32>, Vec<u32>) {
-    let r = noise(4 * receivers + 200, seed);
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for k in 0..receivers {
-        let degree = if k == 0 {
-            150
-        } else if r[k] < -0.6 {
-            0
-        } else {
-            1 + ((r[k] + 1.0) * 3.0) as usize
-        };
-        for j in 0..degree {
-            let u = r[(k * 3 + j * 7) % r.len()];
-            let sender = if j % 3 == 0 {
-                1
-            } else {
-                ((u + 1.0) / 2.0 * senders as f64) as usize % senders
-            };
-            pairs.push((sender as u32, k as u32));
-        }
-    }
-    pairs.sort_by_key(|&(s, r)| (r, s));
-    pairs.into_iter().unzip()
-}
 
 fn tensor3(n: usize, latent: usize, seed: u64) -> Tensor<B, 3> {
     Tensor::from_data(

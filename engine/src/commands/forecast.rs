@@ -95,6 +95,12 @@ pub fn run(a: &ForecastArgs) -> CommandResult {
         }
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => Err(crate::backend::cuda_missing()),
+        #[cfg(feature = "wgpu")]
+        DeviceKind::Wgpu => {
+            forecasts::<crate::backend::Wgpu>(a, &meta, &starts, steps, &crate::backend::wgpu_device()?)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        DeviceKind::Wgpu => Err(crate::backend::wgpu_missing()),
     }
 }
 

@@ -51,6 +51,19 @@ pub fn run(config_path: &Path, options: &TrainOptions, device: DeviceKind) -> Co
         }
         #[cfg(not(feature = "cuda"))]
         (DeviceKind::Cuda, _) => return Err(crate::backend::cuda_missing()),
+        #[cfg(feature = "wgpu")]
+        (DeviceKind::Wgpu, Precision::F32) => {
+            train::<backend::WgpuAutodiff>(args.0, args.1, args.2, args.3, &backend::wgpu_device()?)?
+        }
+        #[cfg(feature = "wgpu")]
+        (DeviceKind::Wgpu, Precision::Bf16) => {
+            return Err(CommandError::bad_input(format!(
+                "config {}: precision = \"bf16\" needs --device cuda",
+                config_path.display()
+            )));
+        }
+        #[cfg(not(feature = "wgpu"))]
+        (DeviceKind::Wgpu, _) => return Err(crate::backend::wgpu_missing()),
     };
     if dist.is_root() {
         summary(&report, dist.size);

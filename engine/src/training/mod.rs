@@ -164,7 +164,7 @@ pub fn train<B: GraphAutodiffBackend>(
     let error_weights = losses::error_weights::<B>(&weights, &norm, device);
 
     B::seed(device, t.seed);
-    let mut model = config.forecaster(grid.len()).init::<B>(device);
+    let mut model = config.forecaster(grid.len()).init_seeded::<B>(t.seed, device);
     let mut optimizer = AdamWConfig::new()
         .with_beta_1(t.beta_1 as f32)
         .with_beta_2(t.beta_2 as f32)

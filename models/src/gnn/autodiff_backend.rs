@@ -136,6 +136,8 @@ impl<B: GraphBackend> Backward<B, 3> for LayerNormBackward {
 }
 
 impl<B: GraphBackend, C: CheckpointStrategy> GraphBackend for Autodiff<B, C> {
+    const CSR_SEGMENTS: bool = B::CSR_SEGMENTS;
+
     fn gather_rows(values: FloatTensor<Self>, gather: &Gather<Self>) -> FloatTensor<Self> {
         let gather = gather.map(&inner_int::<B, C>);
         let output = B::gather_rows(values.primitive.clone(), &gather);

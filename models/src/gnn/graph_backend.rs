@@ -21,6 +21,10 @@ fn wrap<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 3> {
 /// node in the autodiff graph each, with their backward passes written out). The provided
 /// methods compose Burn's operations; backends override them with kernels of their own.
 pub trait GraphBackend: Backend {
+    /// Whether segment sums take their compressed rows on the device (one kernel, whatever the
+    /// graph's degrees) instead of the composed per-degree gathers and reshapes.
+    const CSR_SEGMENTS: bool = false;
+
     /// `values [batch, sources, latent]` → `[batch, gathered, latent]`.
     fn gather_rows(values: FloatTensor<Self>, gather: &Gather<Self>) -> FloatTensor<Self> {
         composed::gather_rows::<Self>(values, gather)
@@ -209,12 +213,6 @@ where
     B::InnerBackend: GraphBackend,
 {
 }
-
-#[cfg(feature = "cuda")]
-impl GraphBackend for burn::backend::Cuda<f32, i32> {}
-
-#[cfg(feature = "cuda")]
-impl GraphBackend for burn::backend::Cuda<burn::tensor::bf16, i32> {}
 
 /// `values [batch, sources, latent]` gathered at `gather`'s rows.
 pub fn gather_rows<B: GraphBackend>(values: Tensor<B, 3>, gather: &Gather<B>) -> Tensor<B, 3> {

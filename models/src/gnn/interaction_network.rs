@@ -45,8 +45,8 @@ impl<B: GraphBackend> EdgeIndex<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            senders: Gather::new(senders, num_senders, device),
-            receivers: Gather::new(receivers, num_receivers, device),
+            senders: Gather::new(senders, num_senders, B::CSR_SEGMENTS, device),
+            receivers: Gather::new(receivers, num_receivers, B::CSR_SEGMENTS, device),
         }
     }
 

@@ -5,6 +5,10 @@
 pub mod aggregate;
 mod autodiff_backend;
 mod cpu_kernels;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub mod cube_backend;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod cube_kernels;
 pub mod graph_backend;
 pub mod interaction_network;
 pub mod mlp;

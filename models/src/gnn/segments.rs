@@ -122,6 +122,9 @@ impl SegmentPlan {
     }
 }
 
+/// Row indices on a device.
+pub type IndexTensor<B> = Tensor<B, 1, Int>;
+
 fn index_tensor<B: Backend>(values: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
     let v: Vec<i64> = values.iter().map(|&x| x as i64).collect();
     let n = v.len();
@@ -141,6 +144,12 @@ pub struct Segments<B: Backend> {
 
 #[derive(Clone, Debug)]
 enum Layout<B: Backend> {
+    /// The compressed rows themselves, for backends that sum segments in one kernel whatever
+    /// the degrees (the CubeCL kernels): segment `s` owns `rows_by_segment[offsets[s]..offsets[s + 1]]`.
+    Csr {
+        offsets: Tensor<B, 1, Int>,
+        rows_by_segment: Tensor<B, 1, Int>,
+    },
     Uniform {
         degree: usize,
     },
@@ -152,8 +161,17 @@ enum Layout<B: Backend> {
 }
 
 impl<B: Backend> Segments<B> {
-    pub fn new(plan: &SegmentPlan, device: &B::Device) -> Self {
+    /// The plan's tensors on `device`: the compressed rows when `csr` (a backend with a
+    /// segment-sum kernel), else the gathers and reshapes of the composed sum.
+    pub fn new(plan: &SegmentPlan, csr: bool, device: &B::Device) -> Self {
         let layout = match &plan.layout {
+            _ if csr => {
+                let offsets: Vec<u32> = plan.offsets.iter().map(|&o| o as u32).collect();
+                Layout::Csr {
+                    offsets: index_tensor(&offsets, device),
+                    rows_by_segment: index_tensor(&plan.rows_by_segment, device),
+                }
+            }
             PlanLayout::Uniform { degree } => Layout::Uniform { degree: *degree },
             PlanLayout::Buckets {
                 buckets,
@@ -181,6 +199,13 @@ impl<B: Backend> Segments<B> {
     /// backend of an autodiff backend, or the other way round).
     pub fn map<B2: Backend>(&self, convert: &impl Fn(Tensor<B, 1, Int>) -> Tensor<B2, 1, Int>) -> Segments<B2> {
         let layout = match &self.layout {
+            Layout::Csr {
+                offsets,
+                rows_by_segment,
+            } => Layout::Csr {
+                offsets: convert(offsets.clone()),
+                rows_by_segment: convert(rows_by_segment.clone()),
+            },
             Layout::Uniform { degree } => Layout::Uniform { degree: *degree },
             Layout::Buckets {
                 buckets,
@@ -201,6 +226,17 @@ impl<B: Backend> Segments<B> {
         }
     }
 
+    /// The compressed rows (offsets, rows by segment) on the device, when planned for a kernel.
+    pub fn csr(&self) -> Option<[&IndexTensor<B>; 2]> {
+        match &self.layout {
+            Layout::Csr {
+                offsets,
+                rows_by_segment,
+            } => Some([offsets, rows_by_segment]),
+            _ => None,
+        }
+    }
+
     /// `values [batch, rows, latent]` → `[batch, segments, latent]`, composed of gathers,
     /// reshapes and sums. Not differentiable through a custom path by itself: callers go
     /// through [`super::graph_backend::GraphBackend::sum_segments`].
@@ -212,6 +248,11 @@ impl<B: Backend> Segments<B> {
             self.rows
         );
         match &self.layout {
+            Layout::Csr { .. } => {
+                unreachable!(
+                    "compressed-row segments are summed by their backend's kernel (GraphBackend::sum_segments)"
+                )
+            }
             Layout::Uniform { degree } => {
                 if *degree == 1 {
                     return values;
@@ -268,15 +309,15 @@ pub struct Gather<B: Backend> {
 }
 
 impl<B: Backend> Gather<B> {
-    /// `index[e] < sources` for every gathered row `e`.
-    pub fn new(index: &[u32], sources: usize, device: &B::Device) -> Self {
+    /// `index[e] < sources` for every gathered row `e`; `csr` as in [`Segments::new`].
+    pub fn new(index: &[u32], sources: usize, csr: bool, device: &B::Device) -> Self {
         let plan = SegmentPlan::new(index, sources);
-        Self::from_plan(&plan, device)
+        Self::from_plan(&plan, csr, device)
     }
 
     /// The gather whose adjoint is `plan` (the gather reads `plan.segment_of_row`).
-    pub fn from_plan(plan: &SegmentPlan, device: &B::Device) -> Self {
-        let adjoint = Segments::new(plan, device);
+    pub fn from_plan(plan: &SegmentPlan, csr: bool, device: &B::Device) -> Self {
+        let adjoint = Segments::new(plan, csr, device);
         Self {
             index: adjoint.segment_of_row.clone(),
             adjoint,

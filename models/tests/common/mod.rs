@@ -1,4 +1,6 @@
-//! Helpers shared by the model test binaries.
+//! Helpers shared by the model test binaries (not every binary uses every one).
+
+#![allow(dead_code)]
 
 use vejr_models::graph::GridPoints;
 
@@ -23,4 +25,31 @@ pub fn noise(n: usize, seed: u64) -> Vec<f64> {
             ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
+}
+
+/// Edges sorted by receiver, as the graph builder makes them: receiver 0 gets many edges
+/// (a pole), some receivers none, sender 1 sends many.
+pub fn random_graph(seed: u64, senders: usize, receivers: usize) -> (Vec<u32>, Vec<u32>) {
+    let r = noise(4 * receivers + 200, seed);
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for k in 0..receivers {
+        let degree = if k == 0 {
+            150
+        } else if r[k] < -0.6 {
+            0
+        } else {
+            1 + ((r[k] + 1.0) * 3.0) as usize
+        };
+        for j in 0..degree {
+            let u = r[(k * 3 + j * 7) % r.len()];
+            let sender = if j % 3 == 0 {
+                1
+            } else {
+                ((u + 1.0) / 2.0 * senders as f64) as usize % senders
+            };
+            pairs.push((sender as u32, k as u32));
+        }
+    }
+    pairs.sort_by_key(|&(s, r)| (r, s));
+    pairs.into_iter().unzip()
 }
