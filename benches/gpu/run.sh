@@ -29,7 +29,16 @@ export UDUNITS2_XML_PATH="$here/data/udunits/udunits2.xml"
 out=${OUT:-/tmp}
 results=$out/gpu-results.jsonl
 touch "$results"
-run() { "$@" 2>&1 | tee -a "$results"; }
+# Every command under a time limit (STEP_TIMEOUT seconds, default 240): a stall is reported as
+# one JSON line and the next command runs, so one hang does not spend the machine's minutes.
+run() {
+    timeout --kill-after=10 "${STEP_TIMEOUT:-240}" "$@" 2>&1 | tee -a "$results"
+    local status=${PIPESTATUS[0]}
+    if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+        echo "{\"timed_out\": \"$*\", \"limit_s\": ${STEP_TIMEOUT:-240}}" | tee -a "$results"
+    fi
+    return "$status"
+}
 echo "== $(date -u +%FT%TZ) stages: $stages; load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" | tee -a "$results"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$results" || true
 run "$here/bin/vejr" --version

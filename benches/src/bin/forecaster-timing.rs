@@ -1,12 +1,15 @@
 //! Times the forecaster on a global grid and prints one JSON line: vejr's side of the PyTorch
 //! comparison (benches/peer/compare.sh) and the GPU measurements (benches/gpu/run.sh).
 //!
-//!   forecaster-timing RESOLUTION MESH_LEVEL [LATENT=64] [LAYERS=4] [REPEATS=5] [--device cuda] [--rollout N]
+//!   forecaster-timing RESOLUTION MESH_LEVEL [LATENT=64] [LAYERS=4] [REPEATS=5] [--device cpu|cuda|wgpu]
+//!                     [--rollout N] [--forward-only]
 //!   forecaster-timing --check-cuda CHECKPOINT
 //!
 //! Timings: the median of REPEATS forward passes and of REPEATS forward + backward passes
-//! (after one warm-up each); `--rollout N` also times N forward passes in a row, each fed the
-//! previous output as its state (random weights). `--check-cuda` runs one forward and one
+//! (after one warm-up each; REPEATS = 0 times the one cold pass); `--rollout N` also times N forward passes in a row, each fed the
+//! previous output as its state (random weights); `--forward-only` skips the backward passes.
+//! The line also gives the seconds to build the graph and the process's peak resident memory.
+//! `--check-cuda` runs one forward and one
 //! backward pass of a checkpoint's model on the CPU and on CUDA with the same weights and
 //! input, and prints the largest relative differences of the forecast, the loss and the input
 //! gradient (exit 1 above 1e-4). Criterion (benches/forecaster.rs) is the CPU benchmark of
@@ -49,6 +52,7 @@ fn time<A: GraphAutodiffBackend>(
     values: &[f32],
     repeats: usize,
     rollout: usize,
+    forward_only: bool,
     device: &A::Device,
 ) -> Timings {
     type Inner<A> = <A as burn::tensor::backend::AutodiffBackend>::InnerBackend;
@@ -63,7 +67,8 @@ fn time<A: GraphAutodiffBackend>(
     for i in 0..=repeats {
         let t = Instant::now();
         let _ = model.forward(x.clone(), &tensors).into_data();
-        if i > 0 {
+        // REPEATS = 0: the one cold pass, kernel compilation included (the largest graphs).
+        if i > 0 || repeats == 0 {
             forward.push(t.elapsed().as_secs_f64());
         }
     }
@@ -79,6 +84,13 @@ fn time<A: GraphAutodiffBackend>(
         t.elapsed().as_secs_f64()
     });
 
+    if forward_only {
+        return Timings {
+            forward: median(forward),
+            forward_backward: f64::NAN,
+            rollout,
+        };
+    }
     let tensors = GraphTensors::<A>::new(graph, device);
     let model = config.init::<A>(device);
     let x = Tensor::<A, 3>::from_data(TensorData::new(values.to_vec(), [1, points, width]), device);
@@ -88,7 +100,7 @@ fn time<A: GraphAutodiffBackend>(
         let loss = model.forward(x.clone(), &tensors).powi_scalar(2).mean();
         let _ = loss.backward();
         sync();
-        if i > 0 {
+        if i > 0 || repeats == 0 {
             forward_backward.push(t.elapsed().as_secs_f64());
         }
     }
@@ -172,6 +184,14 @@ fn check_cuda(_: &std::path::Path) -> i32 {
     2
 }
 
+/// The process's peak resident set (VmHWM), in MiB: what the forward pass needed at most.
+fn peak_resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 fn main() {
     vejr_engine::allocator::keep_freed_memory();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -187,6 +207,13 @@ fn main() {
     }
     let device = flag("--device").unwrap_or_else(|| "cpu".into());
     let rollout: usize = flag("--rollout").map_or(0, |n| n.parse().expect("--rollout N"));
+    let forward_only = match args.iter().position(|a| a == "--forward-only") {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_string());
     let resolution: f64 = arg(0, "1").parse().expect("RESOLUTION in degrees");
     let level: usize = arg(1, "5").parse().expect("MESH_LEVEL");
@@ -196,13 +223,36 @@ fn main() {
 
     // WeatherBench's 5.625° grid has no poles; 1° and finer have them (GraphCast's grids).
     let grid = global_grid(resolution, resolution < 5.0);
+    let started = Instant::now();
     let graph = WeatherGraph::build(&grid, level).expect("graph");
+    let graph_s = started.elapsed().as_secs_f64();
     let config = ForecasterConfig::new(latent, layers, level, CHANNELS);
     // The forecaster adds the 3 position features itself.
     let width = config.grid_inputs() - 3;
     let values = inputs(grid.len(), width);
     let timings = match device.as_str() {
-        "cpu" => time::<Autodiff<NdArray>>(&graph, &config, &values, repeats, rollout, &Default::default()),
+        "cpu" => time::<Autodiff<NdArray>>(
+            &graph,
+            &config,
+            &values,
+            repeats,
+            rollout,
+            forward_only,
+            &Default::default(),
+        ),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => time::<Autodiff<vejr_engine::backend::Wgpu>>(
+            &graph,
+            &config,
+            &values,
+            repeats,
+            rollout,
+            forward_only,
+            &vejr_engine::backend::wgpu_device().unwrap_or_else(|e| {
+                eprintln!("forecaster-timing: {}", e.message);
+                std::process::exit(2)
+            }),
+        ),
         #[cfg(feature = "cuda")]
         "cuda" => time::<Autodiff<vejr_engine::backend::Gpu>>(
             &graph,
@@ -210,19 +260,24 @@ fn main() {
             &values,
             repeats,
             rollout,
+            forward_only,
             &vejr_engine::backend::cuda_device(0).unwrap_or_else(|e| {
                 eprintln!("forecaster-timing: {}", e.message);
                 std::process::exit(2)
             }),
         ),
         other => {
+            let built: Vec<&str> = [
+                ("cpu", true),
+                ("cuda", cfg!(feature = "cuda")),
+                ("wgpu", cfg!(feature = "wgpu")),
+            ]
+            .iter()
+            .filter_map(|&(name, on)| on.then_some(name))
+            .collect();
             eprintln!(
-                "forecaster-timing: --device {other}: this build has cpu{}",
-                if cfg!(feature = "cuda") {
-                    " and cuda"
-                } else {
-                    " only (cargo build --features cuda)"
-                }
+                "forecaster-timing: --device {other}: this build has {} (cargo build --features cuda or wgpu for more)",
+                built.join(", ")
             );
             std::process::exit(2)
         }
@@ -231,7 +286,8 @@ fn main() {
         "{{\"side\": \"vejr\", \"device\": \"{device}\", \"resolution\": {resolution}, \"mesh_level\": {level}, \"latent\": {latent}, \
          \"layers\": {layers}, \"grid_points\": {}, \"grid_rows\": {}, \"mesh_nodes\": {}, \"mesh_edges\": {}, \
          \"grid_to_mesh_edges\": {}, \"mesh_to_grid_edges\": {}, \"input_width\": {}, \"output_width\": {CHANNELS}, \
-         \"forward_s\": {:.4}, \"forward_backward_s\": {:.4}, \"rollout_steps\": {rollout}, \"rollout_s\": {}}}",
+         \"graph_s\": {graph_s:.2}, \"forward_s\": {:.4}, \"forward_backward_s\": {}, \"rollout_steps\": {rollout}, \"rollout_s\": {}, \
+         \"peak_resident_mib\": {}}}",
         grid.len(),
         grid.latitudes.len(),
         graph.num_mesh_nodes,
@@ -240,7 +296,12 @@ fn main() {
         graph.mesh_to_grid.senders.len(),
         width + 3,
         timings.forward,
-        timings.forward_backward,
+        if timings.forward_backward.is_nan() {
+            "null".to_string()
+        } else {
+            format!("{:.4}", timings.forward_backward)
+        },
         timings.rollout.map_or("null".to_string(), |s| format!("{s:.3}")),
+        peak_resident_mib().map_or("null".to_string(), |m| m.to_string()),
     );
 }
