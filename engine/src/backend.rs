@@ -34,6 +34,30 @@ pub type Wgpu = vejr_models::gnn::cube_backend::Wgpu;
 #[cfg(feature = "wgpu")]
 pub type WgpuAutodiff = Autodiff<Wgpu>;
 
+/// Refuses, before anything runs, a model and grid whose largest tensor this device cannot
+/// hold in one buffer (wgpu's binding limit): CubeCL would fail that allocation in its device
+/// thread and the forecast go on without it.
+pub fn check_tensor_sizes<B: vejr_models::gnn::GraphBackend>(
+    config: &vejr_models::ForecasterConfig,
+    graph: &vejr_models::graph::WeatherGraph,
+    batch: usize,
+    device: &B::Device,
+) -> Result<(), crate::CommandError> {
+    let Some(limit) = B::max_tensor_bytes(device) else {
+        return Ok(());
+    };
+    let (bytes, what) = config.largest_tensor(graph, batch);
+    if bytes <= limit {
+        return Ok(());
+    }
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    Err(crate::CommandError::bad_input(format!(
+        "this model on this grid needs a {:.0} MiB tensor ({what}, f32) and the device holds at most {:.0} MiB in one buffer; run it with --device cpu or cuda, or with a smaller latent, grid or batch",
+        mib(bytes),
+        mib(limit)
+    )))
+}
+
 /// The error for `--device cuda` in a build without CUDA.
 pub fn cuda_missing() -> crate::CommandError {
     crate::CommandError::bad_input("--device cuda: this vejr was built without CUDA (cargo build --features cuda)")

@@ -58,6 +58,40 @@ impl ForecasterConfig {
             + NODE_FEATURES
     }
 
+    /// The largest tensor a pass over `graph` with `batch` samples makes (f32), with what it
+    /// holds: the latents of the largest edge set, or the grid's inputs or concatenated node
+    /// latents.
+    pub fn largest_tensor(&self, graph: &WeatherGraph, batch: usize) -> (u64, String) {
+        let l = self.latent as u64;
+        let b = batch as u64;
+        let grid_width = (self.grid_inputs() as u64).max(2 * l);
+        let candidates = [
+            (
+                graph.mesh_to_grid.senders.len() as u64 * l,
+                format!("{} mesh-to-grid edges × latent {l}", graph.mesh_to_grid.senders.len()),
+            ),
+            (
+                graph.grid_to_mesh.senders.len() as u64 * l,
+                format!("{} grid-to-mesh edges × latent {l}", graph.grid_to_mesh.senders.len()),
+            ),
+            (
+                graph.mesh.senders.len() as u64 * l,
+                format!("{} mesh edges × latent {l}", graph.mesh.senders.len()),
+            ),
+            (
+                graph.num_grid_nodes() as u64 * grid_width,
+                format!("{} grid points × {grid_width} channels", graph.num_grid_nodes()),
+            ),
+        ];
+        let (values, what) = candidates.into_iter().max_by_key(|(v, _)| *v).expect("four candidates");
+        let what = if batch > 1 {
+            format!("{batch} samples × {what}")
+        } else {
+            what
+        };
+        (b * values * 4, what)
+    }
+
     /// The weights a seed gives, the same on every device: drawn by the CPU backend's
     /// generator and carried over at full precision, because each backend's generator draws
     /// its own numbers (a model trained with `--device wgpu` or `cuda` then starts where the

@@ -406,4 +406,24 @@ fn the_cubecl_path_on_lavapipe() {
     // 5.625° (33 × 64) on mesh level 4, as the 5.625° config; the demo's regional domain.
     forward_backward_and_rollout(coarse_global(5.625), 4, "5.625°, mesh 4");
     forward_backward_and_rollout(demo_grid(), 4, "the demo's regional graph");
+    graphs_beyond_the_buffer_limit_are_named_before_they_run();
+}
+
+/// lavapipe binds at most 128 MiB per buffer (its storage-buffer range): GraphCast's 0.25° graph at latent 32
+/// needs more (3,114,720 mesh-to-grid edges × 32 × 4 bytes, 380 MiB), which the forecaster
+/// says up front, and the 5.625° graph fits.
+fn graphs_beyond_the_buffer_limit_are_named_before_they_run() {
+    let limit = W::max_tensor_bytes(&gpu()).expect("wgpu has a binding limit");
+    assert!(limit >= 1 << 20, "a binding limit of {limit} bytes");
+    assert_eq!(C::max_tensor_bytes(&Default::default()), None);
+    let config = ForecasterConfig::new(32, 2, 6, 13);
+    let graph = WeatherGraph::build(&coarse_global(0.25), 6).unwrap();
+    let (bytes, what) = config.largest_tensor(&graph, 1);
+    assert_eq!(bytes, graph.mesh_to_grid.senders.len() as u64 * 32 * 4, "{what}");
+    assert!(what.contains("mesh-to-grid edges × latent 32"), "{what}");
+    assert!(bytes > limit, "{bytes} bytes ({what}) fit lavapipe's {limit}");
+    let small = WeatherGraph::build(&coarse_global(5.625), 4).unwrap();
+    let (bytes, what) = ForecasterConfig::new(32, 2, 4, 13).largest_tensor(&small, 4);
+    assert!(bytes < limit, "{bytes} bytes ({what}) beyond lavapipe's {limit}");
+    assert!(what.starts_with("4 samples × "), "{what}");
 }

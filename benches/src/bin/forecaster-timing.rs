@@ -60,6 +60,10 @@ fn time<A: GraphAutodiffBackend>(
     let width = values.len() / points;
     let sync = || A::sync(device).expect("device synchronises");
 
+    if let Err(e) = vejr_engine::backend::check_tensor_sizes::<A>(config, graph, 1, device) {
+        eprintln!("forecaster-timing: {}", e.message);
+        std::process::exit(2)
+    }
     let tensors = GraphTensors::<Inner<A>>::new(graph, device);
     let model = config.init::<Inner<A>>(device);
     let x = Tensor::<Inner<A>, 3>::from_data(TensorData::new(values.to_vec(), [1, points, width]), device);

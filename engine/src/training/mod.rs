@@ -146,6 +146,7 @@ pub fn train<B: GraphAutodiffBackend>(
         dist.barrier();
     }
     let graph = graph_result.map_err(|e| CommandError::failure(e.to_string()))?;
+    crate::backend::check_tensor_sizes::<B>(&config.forecaster(grid.len()), &graph, t.batch_size, device)?;
     let graph_tensors = GraphTensors::<B>::new(&graph, device);
 
     let norm = normalization(&store, &plan.columns);

@@ -138,6 +138,10 @@ impl<B: GraphBackend> Backward<B, 3> for LayerNormBackward {
 impl<B: GraphBackend, C: CheckpointStrategy> GraphBackend for Autodiff<B, C> {
     const CSR_SEGMENTS: bool = B::CSR_SEGMENTS;
 
+    fn max_tensor_bytes(device: &Self::Device) -> Option<u64> {
+        B::max_tensor_bytes(device)
+    }
+
     fn gather_rows(values: FloatTensor<Self>, gather: &Gather<Self>) -> FloatTensor<Self> {
         let gather = gather.map(&inner_int::<B, C>);
         let output = B::gather_rows(values.primitive.clone(), &gather);

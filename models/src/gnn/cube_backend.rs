@@ -67,6 +67,10 @@ where
 {
     const CSR_SEGMENTS: bool = true;
 
+    fn max_tensor_bytes(device: &Self::Device) -> Option<u64> {
+        Some(R::client(device).properties().memory.max_page_size)
+    }
+
     fn gather_rows(values: FloatTensor<Self>, gather: &Gather<Self>) -> FloatTensor<Self> {
         let values = into_contiguous(values);
         let index = into_contiguous(gather.index.clone().into_primitive());

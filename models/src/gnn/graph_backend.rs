@@ -25,6 +25,14 @@ pub trait GraphBackend: Backend {
     /// graph's degrees) instead of the composed per-degree gathers and reshapes.
     const CSR_SEGMENTS: bool = false;
 
+    /// The most bytes one tensor may occupy on `device`, where the device has a limit vejr's
+    /// tensors can reach (wgpu: the adapter's largest storage-buffer binding, 128 MiB on
+    /// lavapipe). CubeCL fails a larger allocation inside its device thread and the pass goes
+    /// on without the buffer, so callers check before they run (`Forecaster::largest_tensor`).
+    fn max_tensor_bytes(_device: &Self::Device) -> Option<u64> {
+        None
+    }
+
     /// `values [batch, sources, latent]` → `[batch, gathered, latent]`.
     fn gather_rows(values: FloatTensor<Self>, gather: &Gather<Self>) -> FloatTensor<Self> {
         composed::gather_rows::<Self>(values, gather)
