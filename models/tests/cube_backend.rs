@@ -15,7 +15,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
+use vejr_models::checkpoint::{self, Expectation};
 use vejr_models::gnn::GraphBackend;
 use vejr_models::gnn::aggregate::sum_at_receivers;
 use vejr_models::gnn::graph_backend::{gather_add, gather_rows};
@@ -24,7 +24,7 @@ use vejr_models::graph::{GridPoints, WeatherGraph};
 use vejr_models::{Forecaster, ForecasterConfig, GraphTensors, Normalization};
 
 mod common;
-use common::{coarse_global, noise, random_graph};
+use common::{coarse_global, metadata, noise, random_graph};
 
 /// Burn's CubeCL backend on wgpu, without Burn's fusion: what vejr runs on a GPU.
 type W = vejr_models::gnn::cube_backend::Wgpu;
@@ -136,29 +136,6 @@ fn gathers_and_segment_sums_equal_the_cpu_kernels_with_gradients() {
         {
             assert_close(a, b, 1e-6, &format!("seed {seed}: {what}"));
         }
-    }
-}
-
-fn metadata(grid: &GridPoints, config: &ForecasterConfig) -> CheckpointMetadata {
-    let c = config.state_channels;
-    CheckpointMetadata {
-        model: config.clone(),
-        columns: (0..c).map(|i| format!("v{i}")).collect(),
-        column_details: serde_json::json!([]),
-        static_fields: vec![],
-        latitudes: grid.latitudes.clone(),
-        longitudes: grid.longitudes.clone(),
-        grid: None,
-        time_step_seconds: 21_600,
-        normalization: Normalization {
-            mean: vec![0.0; c],
-            stdev: vec![1.0; c],
-            tendency_mean: vec![0.0; c],
-            tendency_stdev: vec![1.0; c],
-        },
-        training: serde_json::json!({}),
-        vejr_version: "test".into(),
-        git_revision: "test".into(),
     }
 }
 

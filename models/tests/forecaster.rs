@@ -6,39 +6,16 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Tensor, TensorData};
 use chrono::{TimeDelta, TimeZone, Utc};
-use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
+use vejr_models::checkpoint::{self, Expectation};
 use vejr_models::forcings::{FORCING_CHANNELS, forcings};
 use vejr_models::graph::{GridPoints, WeatherGraph};
 use vejr_models::{Forecaster, ForecasterConfig, GraphTensors, Normalization};
 
 mod common;
-use common::{coarse_global, noise};
+use common::{coarse_global, metadata, noise};
 
 fn tiny(channels: usize) -> ForecasterConfig {
     ForecasterConfig::new(16, 2, 1, channels)
-}
-
-fn metadata(grid: &GridPoints, config: &ForecasterConfig) -> CheckpointMetadata {
-    let c = config.state_channels;
-    CheckpointMetadata {
-        model: config.clone(),
-        columns: (0..c).map(|i| format!("v{i}")).collect(),
-        column_details: serde_json::json!([]),
-        static_fields: vec![],
-        latitudes: grid.latitudes.clone(),
-        longitudes: grid.longitudes.clone(),
-        grid: None,
-        time_step_seconds: 21_600,
-        normalization: Normalization {
-            mean: vec![0.0; c],
-            stdev: vec![1.0; c],
-            tendency_mean: vec![0.0; c],
-            tendency_stdev: vec![1.0; c],
-        },
-        training: serde_json::json!({}),
-        vejr_version: "test".into(),
-        git_revision: "test".into(),
-    }
 }
 
 /// Burn's random initialisation draws from one generator per backend: the tests here that

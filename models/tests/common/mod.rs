@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+use vejr_models::checkpoint::CheckpointMetadata;
 use vejr_models::graph::GridPoints;
+use vejr_models::{ForecasterConfig, Normalization};
 
 pub fn coarse_global(resolution: f64) -> GridPoints {
     GridPoints {
@@ -52,4 +54,28 @@ pub fn random_graph(seed: u64, senders: usize, receivers: usize) -> (Vec<u32>, V
     }
     pairs.sort_by_key(|&(s, r)| (r, s));
     pairs.into_iter().unzip()
+}
+
+/// A checkpoint's metadata for a test model: columns v0…, identity normalisation.
+pub fn metadata(grid: &GridPoints, config: &ForecasterConfig) -> CheckpointMetadata {
+    let c = config.state_channels;
+    CheckpointMetadata {
+        model: config.clone(),
+        columns: (0..c).map(|i| format!("v{i}")).collect(),
+        column_details: serde_json::json!([]),
+        static_fields: vec![],
+        latitudes: grid.latitudes.clone(),
+        longitudes: grid.longitudes.clone(),
+        grid: None,
+        time_step_seconds: 21_600,
+        normalization: Normalization {
+            mean: vec![0.0; c],
+            stdev: vec![1.0; c],
+            tendency_mean: vec![0.0; c],
+            tendency_stdev: vec![1.0; c],
+        },
+        training: serde_json::json!({}),
+        vejr_version: "test".into(),
+        git_revision: "test".into(),
+    }
 }
