@@ -34,28 +34,31 @@ pub type Wgpu = vejr_models::gnn::cube_backend::Wgpu;
 #[cfg(feature = "wgpu")]
 pub type WgpuAutodiff = Autodiff<Wgpu>;
 
-/// Refuses, before anything runs, a model and grid whose largest tensor this device cannot
-/// hold in one buffer (wgpu's binding limit): CubeCL would fail that allocation in its device
-/// thread and the forecast go on without it.
-pub fn check_tensor_sizes<B: vejr_models::gnn::GraphBackend>(
+/// The graph's tensors on `device`, the encoder's and decoder's edges split into chunks this
+/// device can bind (wgpu's per-buffer limit; one chunk on the CPU and CUDA), after refusing,
+/// before anything runs, a model and grid with a tensor that cannot be split and does not fit
+/// (CubeCL would fail that allocation in its device thread and the pass would go on without
+/// it: a wrong result, exit 0).
+pub fn graph_tensors<B: vejr_models::gnn::GraphBackend>(
     config: &vejr_models::ForecasterConfig,
     graph: &vejr_models::graph::WeatherGraph,
     batch: usize,
     device: &B::Device,
-) -> Result<(), crate::CommandError> {
-    let Some(limit) = B::max_tensor_bytes(device) else {
-        return Ok(());
-    };
-    let (bytes, what) = config.largest_tensor(graph, batch);
-    if bytes <= limit {
-        return Ok(());
+) -> Result<vejr_models::GraphTensors<B>, crate::CommandError> {
+    let limit = B::max_tensor_bytes(device);
+    let edge_chunk = config.edge_chunk(batch, limit);
+    if let Some(limit) = limit {
+        let (bytes, what) = config.largest_tensor(graph, batch, edge_chunk);
+        if bytes > limit {
+            let mib = |b: u64| b as f64 / (1 << 20) as f64;
+            return Err(crate::CommandError::bad_input(format!(
+                "this model on this grid needs a {:.0} MiB tensor ({what}, f32) and the device holds at most {:.0} MiB in one buffer; run it with --device cpu or cuda, or with a smaller latent, grid or batch",
+                mib(bytes),
+                mib(limit)
+            )));
+        }
     }
-    let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    Err(crate::CommandError::bad_input(format!(
-        "this model on this grid needs a {:.0} MiB tensor ({what}, f32) and the device holds at most {:.0} MiB in one buffer; run it with --device cpu or cuda, or with a smaller latent, grid or batch",
-        mib(bytes),
-        mib(limit)
-    )))
+    Ok(vejr_models::GraphTensors::with_edge_chunks(graph, device, edge_chunk))
 }
 
 /// The error for `--device cuda` in a build without CUDA.

@@ -58,22 +58,36 @@ impl ForecasterConfig {
             + NODE_FEATURES
     }
 
-    /// The largest tensor a pass over `graph` with `batch` samples makes (f32), with what it
-    /// holds: the latents of the largest edge set, or the grid's inputs or concatenated node
-    /// latents.
-    pub fn largest_tensor(&self, graph: &WeatherGraph, batch: usize) -> (u64, String) {
+    /// Edges per chunk of the encoder's and decoder's edge sets on a device that binds at
+    /// most `max_tensor_bytes` in one buffer: their latents, `[batch, edges, latent]` in f32,
+    /// then fit it (no limit: one chunk).
+    pub fn edge_chunk(&self, batch: usize, max_tensor_bytes: Option<u64>) -> usize {
+        max_tensor_bytes.map_or(usize::MAX, |limit| {
+            (limit / (4 * self.latent.max(1) as u64 * batch.max(1) as u64)).max(1) as usize
+        })
+    }
+
+    /// The largest tensor a pass over `graph` with `batch` samples makes (f32) when the
+    /// encoder's and decoder's edges run in chunks of `edge_chunk`, with what it holds: a
+    /// chunk's edge latents, the mesh edges' latents (the processor keeps them from layer to
+    /// layer, whole), or the grid's inputs or latents.
+    pub fn largest_tensor(&self, graph: &WeatherGraph, batch: usize, edge_chunk: usize) -> (u64, String) {
         let l = self.latent as u64;
         let b = batch as u64;
-        let grid_width = (self.grid_inputs() as u64).max(2 * l);
+        let grid_width = (self.grid_inputs() as u64).max(l);
+        let chunk = |set: &crate::graph::EdgeSet, name: &str| {
+            let chunks = set.receiver_chunks(edge_chunk);
+            let largest = chunks.iter().map(|c| c.len()).max().unwrap_or(0) as u64;
+            let what = if chunks.len() > 1 {
+                format!("{largest} of the {} {name} edges (a chunk) × latent {l}", set.len())
+            } else {
+                format!("{largest} {name} edges × latent {l}")
+            };
+            (largest * l, what)
+        };
         let candidates = [
-            (
-                graph.mesh_to_grid.senders.len() as u64 * l,
-                format!("{} mesh-to-grid edges × latent {l}", graph.mesh_to_grid.senders.len()),
-            ),
-            (
-                graph.grid_to_mesh.senders.len() as u64 * l,
-                format!("{} grid-to-mesh edges × latent {l}", graph.grid_to_mesh.senders.len()),
-            ),
+            chunk(&graph.mesh_to_grid, "mesh-to-grid"),
+            chunk(&graph.grid_to_mesh, "grid-to-mesh"),
             (
                 graph.mesh.senders.len() as u64 * l,
                 format!("{} mesh edges × latent {l}", graph.mesh.senders.len()),
@@ -161,22 +175,50 @@ pub struct GraphTensors<B: GraphBackend> {
     pub num_mesh_nodes: usize,
     pub grid_node_features: Tensor<B, 3>,
     pub mesh_node_features: Tensor<B, 3>,
-    pub grid_to_mesh: (EdgeIndex<B>, Tensor<B, 3>),
+    /// The encoder's and decoder's edges in receiver-disjoint chunks (one unless the device
+    /// binds less than the whole set in one buffer: [`GraphTensors::with_edge_chunks`]).
+    pub grid_to_mesh: Vec<(EdgeIndex<B>, Tensor<B, 3>)>,
     pub mesh: (EdgeIndex<B>, Tensor<B, 3>),
-    pub mesh_to_grid: (EdgeIndex<B>, Tensor<B, 3>),
+    pub mesh_to_grid: Vec<(EdgeIndex<B>, Tensor<B, 3>)>,
 }
 
 impl<B: GraphBackend> GraphTensors<B> {
     pub fn new(graph: &WeatherGraph, device: &B::Device) -> Self {
+        Self::with_edge_chunks(graph, device, usize::MAX)
+    }
+
+    /// With the encoder's and decoder's edges split into chunks of at most `max_edges`
+    /// ([`ForecasterConfig::edge_chunk`]); the same function as [`Self::new`]'s, its edge
+    /// latents made chunk by chunk.
+    pub fn with_edge_chunks(graph: &WeatherGraph, device: &B::Device, max_edges: usize) -> Self {
         let features = |values: &[f32], width: usize| {
             let n = values.len() / width;
             crate::float_tensor::<B, 3>(values.to_vec(), [1, n, width], device)
         };
-        let edges = |set: &crate::graph::EdgeSet, senders: usize, receivers: usize| {
+        let edges = |set: &crate::graph::EdgeSet, range: std::ops::Range<usize>, senders: usize, receivers: usize| {
             (
-                EdgeIndex::new(&set.senders, &set.receivers, senders, receivers, device),
-                features(&set.features, EDGE_FEATURES),
+                EdgeIndex::new(
+                    &set.senders[range.clone()],
+                    &set.receivers[range.clone()],
+                    senders,
+                    receivers,
+                    device,
+                ),
+                features(
+                    &set.features[range.start * EDGE_FEATURES..range.end * EDGE_FEATURES],
+                    EDGE_FEATURES,
+                ),
             )
+        };
+        let chunked = |set: &crate::graph::EdgeSet, senders: usize, receivers: usize| {
+            let mut chunks = set.receiver_chunks(max_edges);
+            if chunks.is_empty() {
+                chunks.push(0..0);
+            }
+            chunks
+                .into_iter()
+                .map(|range| edges(set, range, senders, receivers))
+                .collect::<Vec<_>>()
         };
         let (g, m) = (graph.num_grid_nodes(), graph.num_mesh_nodes);
         Self {
@@ -184,9 +226,9 @@ impl<B: GraphBackend> GraphTensors<B> {
             num_mesh_nodes: m,
             grid_node_features: features(&graph.grid_node_features, NODE_FEATURES),
             mesh_node_features: features(&graph.mesh_node_features, NODE_FEATURES),
-            grid_to_mesh: edges(&graph.grid_to_mesh, g, m),
-            mesh: edges(&graph.mesh, m, m),
-            mesh_to_grid: edges(&graph.mesh_to_grid, m, g),
+            grid_to_mesh: chunked(&graph.grid_to_mesh, g, m),
+            mesh: edges(&graph.mesh, 0..graph.mesh.len(), m, m),
+            mesh_to_grid: chunked(&graph.mesh_to_grid, m, g),
         }
     }
 }
@@ -200,14 +242,15 @@ impl<B: GraphAutodiffBackend> GraphTensors<B> {
                 features.clone().inner(),
             )
         };
+        let chunked = |chunks: &[(EdgeIndex<B>, Tensor<B, 3>)]| chunks.iter().map(edges).collect();
         GraphTensors {
             num_grid_nodes: self.num_grid_nodes,
             num_mesh_nodes: self.num_mesh_nodes,
             grid_node_features: self.grid_node_features.clone().inner(),
             mesh_node_features: self.mesh_node_features.clone().inner(),
-            grid_to_mesh: edges(&self.grid_to_mesh),
+            grid_to_mesh: chunked(&self.grid_to_mesh),
             mesh: edges(&self.mesh),
-            mesh_to_grid: edges(&self.mesh_to_grid),
+            mesh_to_grid: chunked(&self.mesh_to_grid),
         }
     }
 }
@@ -230,14 +273,14 @@ impl<B: GraphBackend> Forecaster<B> {
         let grid_in = Tensor::cat(parts, 2);
         let grid = self.grid_embed.forward(grid_in);
         let mesh = self.mesh_embed.forward(batched(&graph.mesh_node_features, batch));
-        let g2m_edges = self.grid_to_mesh_embed.forward(batched(&graph.grid_to_mesh.1, batch));
         let mesh_edges = self.mesh_edge_embed.forward(batched(&graph.mesh.1, batch));
-        let m2g_edges = self.mesh_to_grid_embed.forward(batched(&graph.mesh_to_grid.1, batch));
 
         // Encoder: grid → mesh; the grid nodes get their own residual update.
-        let (mut mesh, _) = self
+        let mut mesh = self
             .encoder
-            .forward(grid.clone(), mesh, g2m_edges, &graph.grid_to_mesh.0);
+            .forward_receivers(grid.clone(), mesh, &graph.grid_to_mesh, |features| {
+                self.grid_to_mesh_embed.forward(batched(features, batch))
+            });
         let grid = self.encoder_grid.forward(grid.clone()) + grid;
 
         // Processor: unshared layers on the multimesh.
@@ -249,7 +292,11 @@ impl<B: GraphBackend> Forecaster<B> {
         }
 
         // Decoder: mesh → grid, then the read-out.
-        let (grid, _) = self.decoder.forward(mesh, grid, m2g_edges, &graph.mesh_to_grid.0);
+        let grid = self
+            .decoder
+            .forward_receivers(mesh, grid, &graph.mesh_to_grid, |features| {
+                self.mesh_to_grid_embed.forward(batched(features, batch))
+            });
         self.output.forward(grid)
     }
 

@@ -173,7 +173,9 @@ fn demo_grid() -> GridPoints {
     }
 }
 
-fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, what: &str) {
+/// `edge_chunk`: the encoder's and decoder's edges run on wgpu in chunks of at most so many
+/// (as on a device that binds less than the whole set), on the CPU in one piece.
+fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, edge_chunk: usize, what: &str) {
     let dir = tempfile::tempdir().unwrap();
     let channels = 3;
     let config = ForecasterConfig::new(16, 2, mesh_level, channels);
@@ -187,8 +189,8 @@ fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, what: &str)
     // Forward, and the gradient of every parameter.
     let (cpu, wgpu) = both::<Autodiff<C>, Autodiff<W>>(&grid, &config, dir.path());
     macro_rules! gradients {
-        ($B:ty, $model:expr, $device:expr) => {{
-            let tensors = GraphTensors::<$B>::new(&graph, $device);
+        ($B:ty, $model:expr, $device:expr, $chunk:expr) => {{
+            let tensors = GraphTensors::<$B>::with_edge_chunks(&graph, $device, $chunk);
             let out = $model.forward(tensor::<$B, 3>(inputs.clone(), [1, g, width], $device), &tensors);
             let loss = (out.clone() * tensor::<$B, 3>(weights.clone(), [1, g, channels], $device)).sum();
             let grads = loss.backward();
@@ -212,8 +214,8 @@ fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, what: &str)
             }
         }
     }
-    let on_cpu = gradients!(Autodiff<C>, cpu, &Default::default());
-    let on_gpu = gradients!(Autodiff<W>, wgpu, &gpu());
+    let on_cpu = gradients!(Autodiff<C>, cpu, &Default::default(), usize::MAX);
+    let on_gpu = gradients!(Autodiff<W>, wgpu, &gpu(), edge_chunk);
     assert_eq!(on_cpu.len(), on_gpu.len());
     assert!(on_cpu.len() > 20, "{} gradients", on_cpu.len());
     assert_close(&on_gpu[0], &on_cpu[0], 1e-5, &format!("{what}: forward"));
@@ -224,7 +226,7 @@ fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, what: &str)
     // A training step moves the weights alike (plain SGD: Adam divides by the gradient's own
     // size, so a parameter whose gradient is rounding noise moves by ±lr on either backend).
     let step = |model: Forecaster<Autodiff<W>>| {
-        let tensors = GraphTensors::<Autodiff<W>>::new(&graph, &gpu());
+        let tensors = GraphTensors::<Autodiff<W>>::with_edge_chunks(&graph, &gpu(), edge_chunk);
         let out = model.forward(tensor(inputs.clone(), [1, g, width], &gpu()), &tensors);
         let loss = (out * tensor::<Autodiff<W>, 3>(weights.clone(), [1, g, channels], &gpu())).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -272,8 +274,8 @@ fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, what: &str)
     let forcing_width = 3 * vejr_models::forcings::FORCING_CHANNELS;
     let forcing = random(g * forcing_width, 21);
     macro_rules! rollout {
-        ($B:ty, $model:expr, $device:expr) => {{
-            let tensors = GraphTensors::<$B>::new(&graph, $device);
+        ($B:ty, $model:expr, $device:expr, $chunk:expr) => {{
+            let tensors = GraphTensors::<$B>::with_edge_chunks(&graph, $device, $chunk);
             let last = $model.rollout(
                 &tensors,
                 &norm,
@@ -288,8 +290,8 @@ fn forward_backward_and_rollout(grid: GridPoints, mesh_level: usize, what: &str)
             to_vec(last)
         }};
     }
-    let a = rollout!(C, cpu, &Default::default());
-    let b = rollout!(W, wgpu, &gpu());
+    let a = rollout!(C, cpu, &Default::default(), usize::MAX);
+    let b = rollout!(W, wgpu, &gpu(), edge_chunk);
     assert_close(&b, &a, 1e-5, &format!("{what}: 3-step rollout"));
 }
 
@@ -381,26 +383,38 @@ fn the_cubecl_path_on_lavapipe() {
     message_passing_compiles_three_kernels_whatever_the_degrees(&log);
     gathers_and_segment_sums_equal_the_cpu_kernels_with_gradients();
     // 5.625° (33 × 64) on mesh level 4, as the 5.625° config; the demo's regional domain.
-    forward_backward_and_rollout(coarse_global(5.625), 4, "5.625°, mesh 4");
-    forward_backward_and_rollout(demo_grid(), 4, "the demo's regional graph");
-    graphs_beyond_the_buffer_limit_are_named_before_they_run();
+    forward_backward_and_rollout(coarse_global(5.625), 4, usize::MAX, "5.625°, mesh 4");
+    forward_backward_and_rollout(demo_grid(), 4, 500, "the demo's regional graph, edges in chunks of 500");
+    edge_sets_beyond_the_buffer_limit_run_in_chunks_and_the_rest_is_refused_by_name();
 }
 
-/// lavapipe binds at most 128 MiB per buffer (its storage-buffer range): GraphCast's 0.25° graph at latent 32
-/// needs more (3,114,720 mesh-to-grid edges × 32 × 4 bytes, 380 MiB), which the forecaster
-/// says up front, and the 5.625° graph fits.
-fn graphs_beyond_the_buffer_limit_are_named_before_they_run() {
+/// lavapipe binds at most 128 MiB per buffer (its storage-buffer range). On GraphCast's 0.25°
+/// graph at latent 32 the 3,114,720 mesh-to-grid edges' latents (× 32 × 4 bytes: 380 MiB) run
+/// in chunks that fit; the grid's inputs at 13 channels (1,038,240 points × 44 × 4 bytes,
+/// 174 MiB) cannot be split and are named up front; at 4 channels everything fits.
+fn edge_sets_beyond_the_buffer_limit_run_in_chunks_and_the_rest_is_refused_by_name() {
     let limit = W::max_tensor_bytes(&gpu()).expect("wgpu has a binding limit");
     assert!(limit >= 1 << 20, "a binding limit of {limit} bytes");
     assert_eq!(C::max_tensor_bytes(&Default::default()), None);
-    let config = ForecasterConfig::new(32, 2, 6, 13);
     let graph = WeatherGraph::build(&coarse_global(0.25), 6).unwrap();
-    let (bytes, what) = config.largest_tensor(&graph, 1);
-    assert_eq!(bytes, graph.mesh_to_grid.senders.len() as u64 * 32 * 4, "{what}");
-    assert!(what.contains("mesh-to-grid edges × latent 32"), "{what}");
+    let narrow = ForecasterConfig::new(32, 2, 6, 4);
+    let (whole, what) = narrow.largest_tensor(&graph, 1, usize::MAX);
+    assert_eq!(whole, graph.mesh_to_grid.len() as u64 * 32 * 4, "{what}");
+    assert!(
+        whole > limit && what.contains("mesh-to-grid edges × latent 32"),
+        "{what}"
+    );
+    let chunk = narrow.edge_chunk(1, Some(limit));
+    assert!(graph.mesh_to_grid.receiver_chunks(chunk).len() >= 3);
+    let (bytes, what) = narrow.largest_tensor(&graph, 1, chunk);
+    assert!(bytes <= limit, "{bytes} bytes ({what}) beyond lavapipe's {limit}");
+    let wide = ForecasterConfig::new(32, 2, 6, 13);
+    let (bytes, what) = wide.largest_tensor(&graph, 1, wide.edge_chunk(1, Some(limit)));
     assert!(bytes > limit, "{bytes} bytes ({what}) fit lavapipe's {limit}");
+    assert!(what.contains("1038240 grid points × 44 channels"), "{what}");
     let small = WeatherGraph::build(&coarse_global(5.625), 4).unwrap();
-    let (bytes, what) = ForecasterConfig::new(32, 2, 4, 13).largest_tensor(&small, 4);
+    let config = ForecasterConfig::new(32, 2, 4, 13);
+    let (bytes, what) = config.largest_tensor(&small, 4, config.edge_chunk(4, Some(limit)));
     assert!(bytes < limit, "{bytes} bytes ({what}) beyond lavapipe's {limit}");
     assert!(what.starts_with("4 samples × "), "{what}");
 }

@@ -382,3 +382,41 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+/// A device that binds less than an edge set in one buffer runs the encoder's and decoder's
+/// edges chunk by chunk: the same forecast and input gradient as in one piece.
+#[test]
+fn edges_in_chunks_give_the_same_forecast_and_gradient() {
+    let _rng = MODEL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    type B = Autodiff<NdArray>;
+    let device = Default::default();
+    let grid = coarse_global(15.0);
+    let graph = WeatherGraph::build(&grid, 2).unwrap();
+    let config = tiny(2);
+    let model = config.init::<B>(&device);
+    let g = grid.len();
+    let width = config.grid_inputs() - vejr_models::graph::features::NODE_FEATURES;
+    let values: Vec<f32> = noise(g * width, 5).into_iter().map(|v| v as f32).collect();
+    let run = |tensors: &GraphTensors<B>| {
+        let x = Tensor::<B, 3>::from_data(TensorData::new(values.clone(), [1, g, width]), &device).require_grad();
+        let out = model.forward(x.clone(), tensors);
+        let grads = out.clone().powi_scalar(2).sum().backward();
+        let gradient: Vec<f32> = x.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let out: Vec<f32> = out.into_data().to_vec().unwrap();
+        (out, gradient)
+    };
+    let whole = GraphTensors::<B>::new(&graph, &device);
+    assert_eq!((whole.grid_to_mesh.len(), whole.mesh_to_grid.len()), (1, 1));
+    let chunked = GraphTensors::<B>::with_edge_chunks(&graph, &device, 37);
+    assert!(chunked.grid_to_mesh.len() > 3 && chunked.mesh_to_grid.len() > 3);
+    let (a, b) = (run(&whole), run(&chunked));
+    for (what, x, y) in [("forecast", &a.0, &b.0), ("input gradient", &a.1, &b.1)] {
+        // Rounding only: a matmul over fewer rows may block its sums differently.
+        let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+        let scale = x.iter().map(|p| p.abs()).fold(0f32, f32::max);
+        assert!(
+            scale > 0.0 && worst <= 2e-6 * scale,
+            "{what}: chunked differs by {worst:e} (largest value {scale})"
+        );
+    }
+}

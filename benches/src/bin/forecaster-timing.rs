@@ -2,7 +2,7 @@
 //! comparison (benches/peer/compare.sh) and the GPU measurements (benches/gpu/run.sh).
 //!
 //!   forecaster-timing RESOLUTION MESH_LEVEL [LATENT=64] [LAYERS=4] [REPEATS=5] [--device cpu|cuda|wgpu]
-//!                     [--rollout N] [--forward-only]
+//!                     [--rollout N] [--forward-only] [--channels C=13]
 //!   forecaster-timing --check-cuda CHECKPOINT
 //!
 //! Timings: the median of REPEATS forward passes and of REPEATS forward + backward passes
@@ -20,13 +20,14 @@ use std::time::Instant;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Tensor, TensorData};
 use vejr_benches::global_grid;
+use vejr_models::ForecasterConfig;
 use vejr_models::gnn::GraphAutodiffBackend;
 use vejr_models::graph::WeatherGraph;
-use vejr_models::{ForecasterConfig, GraphTensors};
 
 #[global_allocator]
 static ALLOCATOR: vejr_engine::allocator::Allocator = mimalloc::MiMalloc;
 
+/// The state's channels unless `--channels` says otherwise (the peer comparison's width).
 const CHANNELS: usize = 13;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -60,11 +61,10 @@ fn time<A: GraphAutodiffBackend>(
     let width = values.len() / points;
     let sync = || A::sync(device).expect("device synchronises");
 
-    if let Err(e) = vejr_engine::backend::check_tensor_sizes::<A>(config, graph, 1, device) {
+    let tensors = vejr_engine::backend::graph_tensors::<Inner<A>>(config, graph, 1, device).unwrap_or_else(|e| {
         eprintln!("forecaster-timing: {}", e.message);
         std::process::exit(2)
-    }
-    let tensors = GraphTensors::<Inner<A>>::new(graph, device);
+    });
     let model = config.init::<Inner<A>>(device);
     let x = Tensor::<Inner<A>, 3>::from_data(TensorData::new(values.to_vec(), [1, points, width]), device);
     let mut forward = Vec::new();
@@ -82,7 +82,7 @@ fn time<A: GraphAutodiffBackend>(
         for _ in 0..rollout {
             let next = model.forward(x.clone(), &tensors);
             // The new state replaces the first channels, as a rollout's does.
-            x = x.slice_assign([0..1, 0..points, 0..CHANNELS], next);
+            x = x.slice_assign([0..1, 0..points, 0..config.state_channels], next);
         }
         let _ = x.into_data();
         t.elapsed().as_secs_f64()
@@ -95,7 +95,7 @@ fn time<A: GraphAutodiffBackend>(
             rollout,
         };
     }
-    let tensors = GraphTensors::<A>::new(graph, device);
+    let tensors = vejr_engine::backend::graph_tensors::<A>(config, graph, 1, device).expect("checked above");
     let model = config.init::<A>(device);
     let x = Tensor::<A, 3>::from_data(TensorData::new(values.to_vec(), [1, points, width]), device);
     let mut forward_backward = Vec::new();
@@ -124,7 +124,7 @@ fn one_step<A: GraphAutodiffBackend>(
     device: &A::Device,
 ) -> (Vec<f32>, f32, Vec<f32>) {
     let points = graph.num_grid_nodes();
-    let tensors = GraphTensors::<A>::new(graph, device);
+    let tensors = vejr_models::GraphTensors::<A>::new(graph, device);
     let x = Tensor::<A, 3>::from_data(
         TensorData::new(values.to_vec(), [1, points, values.len() / points]),
         device,
@@ -210,6 +210,7 @@ fn main() {
         std::process::exit(check_cuda(std::path::Path::new(&path)));
     }
     let device = flag("--device").unwrap_or_else(|| "cpu".into());
+    let channels: usize = flag("--channels").map_or(CHANNELS, |n| n.parse().expect("--channels N"));
     let rollout: usize = flag("--rollout").map_or(0, |n| n.parse().expect("--rollout N"));
     let forward_only = match args.iter().position(|a| a == "--forward-only") {
         Some(i) => {
@@ -230,7 +231,7 @@ fn main() {
     let started = Instant::now();
     let graph = WeatherGraph::build(&grid, level).expect("graph");
     let graph_s = started.elapsed().as_secs_f64();
-    let config = ForecasterConfig::new(latent, layers, level, CHANNELS);
+    let config = ForecasterConfig::new(latent, layers, level, channels);
     // The forecaster adds the 3 position features itself.
     let width = config.grid_inputs() - 3;
     let values = inputs(grid.len(), width);
@@ -289,7 +290,7 @@ fn main() {
     println!(
         "{{\"side\": \"vejr\", \"device\": \"{device}\", \"resolution\": {resolution}, \"mesh_level\": {level}, \"latent\": {latent}, \
          \"layers\": {layers}, \"grid_points\": {}, \"grid_rows\": {}, \"mesh_nodes\": {}, \"mesh_edges\": {}, \
-         \"grid_to_mesh_edges\": {}, \"mesh_to_grid_edges\": {}, \"input_width\": {}, \"output_width\": {CHANNELS}, \
+         \"grid_to_mesh_edges\": {}, \"mesh_to_grid_edges\": {}, \"input_width\": {}, \"output_width\": {channels}, \
          \"graph_s\": {graph_s:.2}, \"forward_s\": {:.4}, \"forward_backward_s\": {}, \"rollout_steps\": {rollout}, \"rollout_s\": {}, \
          \"peak_resident_mib\": {}}}",
         grid.len(),

@@ -192,8 +192,7 @@ impl<'a, B: GraphBackend> LoadedModel<'a, B> {
         let grid = crate::model_grid::model_grid(&checkpoint_grid);
         let graph =
             WeatherGraph::build(&grid, meta.model.mesh_level).map_err(|e| CommandError::failure(e.to_string()))?;
-        crate::backend::check_tensor_sizes::<B>(&meta.model, &graph, 1, device)?;
-        let tensors = GraphTensors::<B>::new(&graph, device);
+        let tensors = crate::backend::graph_tensors::<B>(&meta.model, &graph, 1, device)?;
         Ok(Self {
             path,
             model,

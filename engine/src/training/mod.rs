@@ -26,7 +26,7 @@ use vejr_ingest::store::Store;
 use vejr_models::checkpoint::{self, CheckpointMetadata, Expectation};
 use vejr_models::gnn::GraphAutodiffBackend;
 use vejr_models::graph::WeatherGraph;
-use vejr_models::{Forecaster, GraphTensors, Normalization};
+use vejr_models::{Forecaster, Normalization};
 
 use crate::run_config::RunConfig;
 use crate::{CommandError, CommandResult};
@@ -146,8 +146,8 @@ pub fn train<B: GraphAutodiffBackend>(
         dist.barrier();
     }
     let graph = graph_result.map_err(|e| CommandError::failure(e.to_string()))?;
-    crate::backend::check_tensor_sizes::<B>(&config.forecaster(grid.len()), &graph, t.batch_size, device)?;
-    let graph_tensors = GraphTensors::<B>::new(&graph, device);
+    let graph_tensors =
+        crate::backend::graph_tensors::<B>(&config.forecaster(grid.len()), &graph, t.batch_size, device)?;
 
     let norm = normalization(&store, &plan.columns);
     let selected: Vec<&vejr_ingest::store::Column> = plan.columns.iter().map(|&c| &store.columns[c]).collect();
@@ -271,7 +271,15 @@ pub fn train<B: GraphAutodiffBackend>(
         warmup_steps: t.warmup_steps,
         total_steps: t.steps,
     };
-    let validator = validation::Validator::<B>::new(&graph, &norm, &weights, &plan, &t, reader.clone(), device);
+    let validator = validation::Validator::<B>::new(
+        graph_tensors.inner(),
+        &norm,
+        &weights,
+        &plan,
+        &t,
+        reader.clone(),
+        device,
+    );
     let metadata = |progress: &TrainingProgress| CheckpointMetadata {
         model: config.forecaster(grid.len()),
         columns: columns.clone(),

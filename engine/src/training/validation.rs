@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use burn::tensor::ElementConversion;
 use vejr_models::gnn::GraphAutodiffBackend;
-use vejr_models::graph::WeatherGraph;
 use vejr_models::{Forecaster, GraphTensors, Normalization};
 
 use super::config::{TrainingPlan, TrainingSection};
@@ -49,7 +48,7 @@ impl Scores {
 
 impl<B: GraphAutodiffBackend> Validator<B> {
     pub fn new(
-        graph: &WeatherGraph,
+        graph: GraphTensors<B::InnerBackend>,
         norm: &Normalization,
         weights: &LossWeights,
         plan: &TrainingPlan,
@@ -65,7 +64,7 @@ impl<B: GraphAutodiffBackend> Validator<B> {
         };
         let device: burn::tensor::Device<B::InnerBackend> = device.clone();
         Self {
-            graph: GraphTensors::new(graph, &device),
+            graph,
             norm: norm.clone(),
             weights: weights.clone(),
             error_weights: losses::error_weights(weights, norm, &device),

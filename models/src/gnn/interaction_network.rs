@@ -85,23 +85,65 @@ impl<B: GraphBackend> InteractionNetwork<B> {
         edges: Tensor<B, 3>,
         index: &EdgeIndex<B>,
     ) -> (Tensor<B, 3>, Tensor<B, 3>) {
-        let l = edges.dims()[2];
-        // The bias joins the receiver part while it is still node-sized.
+        let (from, to) = self.node_parts(senders, receivers.clone());
+        let edges = self.messages(&from, &to, edges, index);
+        let aggregated = sum_at_receivers(edges.clone(), index);
+        (self.update_receivers(receivers, aggregated), edges)
+    }
+
+    /// The receivers' update alone, the edges given as receiver-disjoint chunks
+    /// (`EdgeSet::receiver_chunks`), each embedded by `embed` from its features when its turn
+    /// comes: no edge tensor larger than a chunk exists. The encoder and decoder, whose edge
+    /// latents are not used again, run this way; with one chunk it is [`Self::forward`].
+    pub fn forward_receivers(
+        &self,
+        senders: Tensor<B, 3>,
+        receivers: Tensor<B, 3>,
+        chunks: &[(EdgeIndex<B>, Tensor<B, 3>)],
+        embed: impl Fn(&Tensor<B, 3>) -> Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
+        let (from, to) = self.node_parts(senders, receivers.clone());
+        // The chunks' receivers are disjoint: each sum adds zeros to the others' rows.
+        let aggregated = chunks
+            .iter()
+            .map(|(index, features)| sum_at_receivers(self.messages(&from, &to, embed(features), index), index))
+            .reduce(|a, b| a + b)
+            .expect("an edge set has at least one chunk");
+        self.update_receivers(receivers, aggregated)
+    }
+
+    /// The edge MLP's first layer on the sender and receiver latents, node-sized. The bias
+    /// joins the receiver part while it is still node-sized.
+    fn node_parts(&self, senders: Tensor<B, 3>, receivers: Tensor<B, 3>) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let l = receivers.dims()[2];
         let from = self.edge_mlp.hidden_part(senders, l..2 * l, false);
-        let to = self.edge_mlp.hidden_part(receivers.clone(), 2 * l..3 * l, true);
+        let to = self.edge_mlp.hidden_part(receivers, 2 * l..3 * l, true);
+        (from, to)
+    }
+
+    /// Updated edges: MLP([edge, sender, receiver]) + edge.
+    fn messages(
+        &self,
+        from: &Tensor<B, 3>,
+        to: &Tensor<B, 3>,
+        edges: Tensor<B, 3>,
+        index: &EdgeIndex<B>,
+    ) -> Tensor<B, 3> {
+        let l = edges.dims()[2];
         let hidden = gather_add(
             self.edge_mlp.hidden_part(edges.clone(), 0..l, false),
-            from,
+            from.clone(),
             &index.senders,
-            to,
+            to.clone(),
             &index.receivers,
         );
-        let edges = self.edge_mlp.forward_from_hidden(hidden) + edges;
+        self.edge_mlp.forward_from_hidden(hidden) + edges
+    }
 
-        let aggregated = sum_at_receivers(edges.clone(), index);
+    fn update_receivers(&self, receivers: Tensor<B, 3>, aggregated: Tensor<B, 3>) -> Tensor<B, 3> {
+        let l = receivers.dims()[2];
         let hidden = self.node_mlp.hidden_part(receivers.clone(), 0..l, true)
             + self.node_mlp.hidden_part(aggregated, l..2 * l, false);
-        let receivers = self.node_mlp.forward_from_hidden(hidden) + receivers;
-        (receivers, edges)
+        self.node_mlp.forward_from_hidden(hidden) + receivers
     }
 }

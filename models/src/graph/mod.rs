@@ -167,6 +167,67 @@ impl EdgeSet {
     pub fn is_empty(&self) -> bool {
         self.senders.is_empty()
     }
+
+    /// Consecutive ranges of at most `max_edges` edges, cut only between receivers (one
+    /// receiver with more edges than that gets a range of its own). The edges are sorted by
+    /// receiver, so the ranges' receivers are disjoint: sums at the receivers taken per range
+    /// add up exactly, each receiver's from one range alone. A device that binds at most so
+    /// many bytes per buffer runs an edge set too large for it range by range.
+    pub fn receiver_chunks(&self, max_edges: usize) -> Vec<std::ops::Range<usize>> {
+        let n = self.len();
+        let max_edges = max_edges.max(1);
+        let mut chunks = Vec::with_capacity(n / max_edges + 1);
+        let mut start = 0;
+        while start < n {
+            let mut end = start.saturating_add(max_edges).min(n);
+            while end < n && end > start && self.receivers[end] == self.receivers[end - 1] {
+                end -= 1;
+            }
+            if end == start {
+                end = start + self.receivers[start..].partition_point(|&r| r == self.receivers[start]);
+            }
+            chunks.push(start..end);
+            start = end;
+        }
+        chunks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EdgeSet;
+
+    #[test]
+    fn receiver_chunks_cover_every_edge_once_and_split_no_receiver() {
+        let receivers = vec![0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 3, 4];
+        let set = EdgeSet {
+            senders: (0..receivers.len() as u32).collect(),
+            receivers,
+            features: Vec::new(),
+        };
+        assert_eq!(set.receiver_chunks(usize::MAX), vec![0..12]);
+        assert_eq!(set.receiver_chunks(12), vec![0..12]);
+        assert_eq!(set.receiver_chunks(4), vec![0..4, 4..6, 6..11, 11..12]);
+        assert_eq!(set.receiver_chunks(6), vec![0..6, 6..12]);
+        for max in 1..14 {
+            let chunks = set.receiver_chunks(max);
+            assert_eq!(chunks.first().unwrap().start, 0);
+            assert_eq!(chunks.last().unwrap().end, 12);
+            for pair in chunks.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert_ne!(
+                    set.receivers[pair[0].end - 1],
+                    set.receivers[pair[1].start],
+                    "{max}: {chunks:?}"
+                );
+            }
+            for c in &chunks {
+                let one_receiver = set.receivers[c.start] == set.receivers[c.end - 1];
+                assert!(c.len() <= max || one_receiver, "{max}: {chunks:?}");
+            }
+        }
+        assert!(EdgeSet::default().receiver_chunks(3).is_empty());
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
