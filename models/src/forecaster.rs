@@ -281,7 +281,7 @@ impl<B: GraphBackend> Forecaster<B> {
             .forward_receivers(grid.clone(), mesh, &graph.grid_to_mesh, |features| {
                 self.grid_to_mesh_embed.forward(batched(features, batch))
             });
-        let grid = self.encoder_grid.forward(grid.clone()) + grid;
+        let grid = self.encoder_grid.forward_plus(grid.clone(), grid);
 
         // Processor: unshared layers on the multimesh.
         let mut edges = mesh_edges;

@@ -420,3 +420,110 @@ fn edges_in_chunks_give_the_same_forecast_and_gradient() {
         );
     }
 }
+
+/// The CPU's fused MLP tail (SiLU, output layer, LayerNorm and residual block by block) is
+/// the four operations in turn, bit for bit, over several blocks of rows, with and without
+/// each of bias, norm and residual: checkpoints forecast exactly as before it. (Here, not
+/// beside the other kernels: the f64 tests there set the CPU device's float type to f64.)
+#[test]
+fn the_fused_mlp_tail_is_its_operations_in_turn_bit_for_bit() {
+    use burn::tensor::ops::FloatTensorOps;
+    use vejr_models::gnn::GraphBackend;
+    type N = NdArray<f32>;
+    let device = Default::default();
+    let f32s = |n: usize, seed: u64| noise(n, seed).into_iter().map(|v| v as f32 * 3.0).collect::<Vec<f32>>();
+    let (batch, rows, k, m) = (2, 2600, 24, 16);
+    let t3 = |l: usize, seed| {
+        Tensor::<N, 3>::from_data(TensorData::new(f32s(batch * rows * l, seed), [batch, rows, l]), &device)
+    };
+    let t1 = |n: usize, seed| Tensor::<N, 1>::from_data(TensorData::new(f32s(n, seed), [n]), &device);
+    let w = Tensor::<N, 2>::from_data(TensorData::new(f32s(k * m, 3), [k, m]), &device);
+    let bits = |t: Tensor<N, 3>| {
+        t.into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f32::to_bits)
+            .collect::<Vec<u32>>()
+    };
+    let p = |t: Tensor<N, 3>| t.into_primitive().tensor();
+    let p1 = |t: Tensor<N, 1>| t.into_primitive().tensor();
+    let wrap = |t| Tensor::<N, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
+    for case in 0..8 {
+        let (with_bias, with_norm, with_residual) = (case & 1 != 0, case & 2 != 0, case & 4 != 0);
+        let hidden = t3(k, 1);
+        let bias = with_bias.then(|| t1(m, 4));
+        let norm = with_norm.then(|| (t1(m, 5), t1(m, 6), 1e-5));
+        let residual = with_residual.then(|| t3(m, 7));
+        let fused = N::mlp_tail(
+            p(hidden.clone()),
+            w.clone().into_primitive().tensor(),
+            bias.clone().map(p1),
+            norm.clone().map(|(g, b, e)| (p1(g), p1(b), e)),
+            residual.clone().map(p),
+        );
+        let mut y = <N as GraphBackend>::linear(N::silu(p(hidden)), w.clone().into_primitive().tensor(), bias.map(p1));
+        if let Some((g, b, e)) = norm {
+            y = <N as GraphBackend>::layer_norm(y, p1(g), p1(b), e);
+        }
+        if let Some(r) = residual {
+            y = N::float_add(y, p(r));
+        }
+        let (fused, apart) = (bits(wrap(fused)), bits(wrap(y)));
+        assert_eq!(fused.len(), batch * rows * m);
+        let differing = fused.iter().zip(&apart).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differing, 0,
+            "bias {with_bias}, norm {with_norm}, residual {with_residual}: {differing} values differ"
+        );
+    }
+}
+
+/// The CPU's fused first layer of an edge MLP (its edge part's product, then the gathered
+/// node parts added, block by block) is `linear` and `gather_add` in turn, bit for bit.
+#[test]
+fn the_fused_edge_layer_is_linear_and_gather_add_bit_for_bit() {
+    use vejr_models::gnn::GraphBackend;
+    use vejr_models::gnn::interaction_network::EdgeIndex;
+    type N = NdArray<f32>;
+    let device = Default::default();
+    let f32s = |n: usize, seed: u64| noise(n, seed).into_iter().map(|v| v as f32 * 3.0).collect::<Vec<f32>>();
+    let (batch, k, m) = (2, 12, 16);
+    let (senders, receivers) = common::random_graph(9, 700, 900);
+    let edges = senders.len();
+    assert!(edges > 2048, "{edges} edges: more than one block");
+    let index = EdgeIndex::<N>::new(&senders, &receivers, 700, 900, &device);
+    let t3 = |rows: usize, l: usize, seed| {
+        Tensor::<N, 3>::from_data(TensorData::new(f32s(batch * rows * l, seed), [batch, rows, l]), &device)
+            .into_primitive()
+            .tensor()
+    };
+    let w = || {
+        Tensor::<N, 2>::from_data(TensorData::new(f32s(k * m, 3), [k, m]), &device)
+            .into_primitive()
+            .tensor()
+    };
+    let (x, from, to) = (t3(edges, k, 1), t3(700, m, 2), t3(900, m, 4));
+    let fused = N::linear_gather_add(
+        x.clone(),
+        w(),
+        from.clone(),
+        &index.senders,
+        to.clone(),
+        &index.receivers,
+    );
+    let base = <N as GraphBackend>::linear(x, w(), None);
+    let apart = N::gather_add(base, from, &index.senders, to, &index.receivers);
+    let bits = |t| {
+        Tensor::<N, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(t))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f32::to_bits)
+            .collect::<Vec<u32>>()
+    };
+    let (fused, apart) = (bits(fused), bits(apart));
+    assert_eq!(fused.len(), batch * edges * m);
+    assert_eq!(fused.iter().zip(&apart).filter(|(a, b)| a != b).count(), 0);
+}

@@ -81,6 +81,30 @@ pub trait GraphBackend: Backend {
         composed::linear::<Self>(x, weight, bias)
     }
 
+    /// The rest of an MLP from its hidden pre-activation, plus a residual:
+    /// `LayerNorm(silu(hidden) · weight + bias) + residual`, the norm (γ, β, ε) and the residual
+    /// where given. The CPU runs it block by block, each block's product, norm and residual
+    /// while it is in cache; by default it is [`Self::silu`], [`Self::linear`],
+    /// [`Self::layer_norm`] and an addition in turn (so the autodiff backend records each for
+    /// its backward pass).
+    fn mlp_tail(
+        hidden: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        norm: Option<(FloatTensor<Self>, FloatTensor<Self>, f64)>,
+        residual: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        let y = <Self as GraphBackend>::linear(Self::silu(hidden), weight, bias);
+        let y = match norm {
+            Some((gamma, beta, epsilon)) => <Self as GraphBackend>::layer_norm(y, gamma, beta, epsilon),
+            None => y,
+        };
+        match residual {
+            Some(r) => <Self as burn::tensor::ops::FloatTensorOps<Self>>::float_add(y, r),
+            None => y,
+        }
+    }
+
     /// Gradients of [`Self::linear`] with respect to x, the weight and (when it has one) the bias.
     fn linear_backward(
         x: FloatTensor<Self>,
@@ -89,6 +113,21 @@ pub trait GraphBackend: Backend {
         bias: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, Option<FloatTensor<Self>>) {
         composed::linear_backward::<Self>(x, weight, grad, bias)
+    }
+
+    /// `x · weight + from[senders] + to[receivers]`: an edge MLP's first layer from its edge
+    /// part (no bias) and its node parts. One pass on the CPU; by default [`Self::linear`]
+    /// and [`Self::gather_add`].
+    fn linear_gather_add(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        from: FloatTensor<Self>,
+        senders: &Gather<Self>,
+        to: FloatTensor<Self>,
+        receivers: &Gather<Self>,
+    ) -> FloatTensor<Self> {
+        let base = <Self as GraphBackend>::linear(x, weight, None);
+        Self::gather_add(base, from, senders, to, receivers)
     }
 
     /// Gradients of [`Self::layer_norm`] with respect to x, γ and β.
@@ -236,6 +275,23 @@ pub fn linear<B: GraphBackend>(x: Tensor<B, 3>, weight: Tensor<B, 2>, bias: Opti
     ))
 }
 
+/// `LayerNorm(silu(hidden) · weight + bias) + residual` ([`GraphBackend::mlp_tail`]).
+pub fn mlp_tail<B: GraphBackend>(
+    hidden: Tensor<B, 3>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+    norm: Option<(Tensor<B, 1>, Tensor<B, 1>, f64)>,
+    residual: Option<Tensor<B, 3>>,
+) -> Tensor<B, 3> {
+    wrap::<B>(B::mlp_tail(
+        hidden.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
+        bias.map(|b| b.into_primitive().tensor()),
+        norm.map(|(g, b, e)| (g.into_primitive().tensor(), b.into_primitive().tensor(), e)),
+        residual.map(|r| r.into_primitive().tensor()),
+    ))
+}
+
 /// x·σ(x) as one operation.
 pub fn silu<B: GraphBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(B::silu(x.into_primitive().tensor())))
@@ -266,6 +322,25 @@ pub fn gather_add<B: GraphBackend>(
 ) -> Tensor<B, 3> {
     wrap::<B>(B::gather_add(
         base.into_primitive().tensor(),
+        from.into_primitive().tensor(),
+        senders,
+        to.into_primitive().tensor(),
+        receivers,
+    ))
+}
+
+/// `x · weight + from[senders] + to[receivers]` ([`GraphBackend::linear_gather_add`]).
+pub fn linear_gather_add<B: GraphBackend>(
+    x: Tensor<B, 3>,
+    weight: Tensor<B, 2>,
+    from: Tensor<B, 3>,
+    senders: &Gather<B>,
+    to: Tensor<B, 3>,
+    receivers: &Gather<B>,
+) -> Tensor<B, 3> {
+    wrap::<B>(B::linear_gather_add(
+        x.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
         from.into_primitive().tensor(),
         senders,
         to.into_primitive().tensor(),

@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::aggregate::sum_at_receivers;
-use super::graph_backend::{GraphBackend, gather_add};
+use super::graph_backend::GraphBackend;
 use super::mlp::{Mlp, MlpConfig};
 use super::segments::Gather;
 
@@ -130,20 +130,21 @@ impl<B: GraphBackend> InteractionNetwork<B> {
         index: &EdgeIndex<B>,
     ) -> Tensor<B, 3> {
         let l = edges.dims()[2];
-        let hidden = gather_add(
-            self.edge_mlp.hidden_part(edges.clone(), 0..l, false),
+        let hidden = self.edge_mlp.hidden_part_gather_add(
+            edges.clone(),
+            0..l,
             from.clone(),
             &index.senders,
             to.clone(),
             &index.receivers,
         );
-        self.edge_mlp.forward_from_hidden(hidden) + edges
+        self.edge_mlp.forward_from_hidden_plus(hidden, edges)
     }
 
     fn update_receivers(&self, receivers: Tensor<B, 3>, aggregated: Tensor<B, 3>) -> Tensor<B, 3> {
         let l = receivers.dims()[2];
         let hidden = self.node_mlp.hidden_part(receivers.clone(), 0..l, true)
             + self.node_mlp.hidden_part(aggregated, l..2 * l, false);
-        self.node_mlp.forward_from_hidden(hidden) + receivers
+        self.node_mlp.forward_from_hidden_plus(hidden, receivers)
     }
 }

@@ -56,22 +56,40 @@ impl<B: GraphBackend> Mlp<B> {
         self.forward_from_hidden(apply(&self.hidden, x))
     }
 
+    /// `self.forward(x) + residual`, as one operation on the CPU ([`Self::forward_from_hidden_plus`]).
+    pub fn forward_plus(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.tail(apply(&self.hidden, x), Some(residual))
+    }
+
     /// The rest of the MLP from the hidden layer's pre-activation, for callers that compute
-    /// that themselves from parts of the input ([`Self::hidden_part`]). SiLU and LayerNorm run
-    /// as one operation each ([`GraphBackend`]).
+    /// that themselves from parts of the input ([`Self::hidden_part`]).
     pub fn forward_from_hidden(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
-        let y = apply(&self.output, graph_backend::silu(hidden));
-        match &self.norm {
-            Some(norm) => {
-                let gamma = norm.gamma.val();
-                let beta = match &norm.beta {
-                    Some(beta) => beta.val(),
-                    None => gamma.zeros_like(),
-                };
-                graph_backend::layer_norm(y, gamma, beta, LAYER_NORM_EPSILON)
-            }
-            None => y,
-        }
+        self.tail(hidden, None)
+    }
+
+    /// `self.forward_from_hidden(hidden) + residual`: a residual connection joined to the
+    /// MLP's last operation ([`GraphBackend::mlp_tail`]: on the CPU one pass over memory for
+    /// SiLU, the output layer, LayerNorm and the residual).
+    pub fn forward_from_hidden_plus(&self, hidden: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.tail(hidden, Some(residual))
+    }
+
+    fn tail(&self, hidden: Tensor<B, 3>, residual: Option<Tensor<B, 3>>) -> Tensor<B, 3> {
+        let norm = self.norm.as_ref().map(|norm| {
+            let gamma = norm.gamma.val();
+            let beta = match &norm.beta {
+                Some(beta) => beta.val(),
+                None => gamma.zeros_like(),
+            };
+            (gamma, beta, LAYER_NORM_EPSILON)
+        });
+        graph_backend::mlp_tail(
+            hidden,
+            self.output.weight.val(),
+            self.output.bias.as_ref().map(|b| b.val()),
+            norm,
+            residual,
+        )
     }
 
     /// The hidden layer applied to input columns `columns` alone, without the bias: the
@@ -87,6 +105,24 @@ impl<B: GraphBackend> Mlp<B> {
             None
         };
         graph_backend::linear(x, weight.slice([columns, 0..outputs]), bias)
+    }
+}
+
+impl<B: GraphBackend> Mlp<B> {
+    /// [`Self::hidden_part`] (no bias) plus the gathered node parts `from[senders] +
+    /// to[receivers]`: an edge MLP's hidden layer from its parts, one operation on the CPU.
+    pub fn hidden_part_gather_add(
+        &self,
+        x: Tensor<B, 3>,
+        columns: std::ops::Range<usize>,
+        from: Tensor<B, 3>,
+        senders: &super::segments::Gather<B>,
+        to: Tensor<B, 3>,
+        receivers: &super::segments::Gather<B>,
+    ) -> Tensor<B, 3> {
+        let weight = self.hidden.weight.val();
+        let [_, outputs] = weight.dims();
+        graph_backend::linear_gather_add(x, weight.slice([columns, 0..outputs]), from, senders, to, receivers)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 mod autodiff_backend;
+mod cpu_fused_kernels;
 mod cpu_kernels;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub mod cube_backend;

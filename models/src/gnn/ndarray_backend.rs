@@ -142,6 +142,41 @@ where
         }
     }
 
+    fn mlp_tail(
+        hidden: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        norm: Option<(FloatTensor<Self>, FloatTensor<Self>, f64)>,
+        residual: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        match kernels::values(hidden) {
+            Some(kernels::Values::F32(h)) => mlp_tail::<f32>(h, weight, bias, norm, residual).into(),
+            Some(kernels::Values::F64(h)) => mlp_tail::<f64>(h, weight, bias, norm, residual).into(),
+            None => unreachable!("ndarray float tensors are f32 or f64"),
+        }
+    }
+
+    fn linear_gather_add(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        from: FloatTensor<Self>,
+        senders: &Gather<Self>,
+        to: FloatTensor<Self>,
+        receivers: &Gather<Self>,
+    ) -> FloatTensor<Self> {
+        let (s, r) = (
+            &senders.adjoint.host.segment_of_row,
+            &receivers.adjoint.host.segment_of_row,
+        );
+        on_floats!((x => x, weight => w, from => f, to => t), {
+            let (shape, _, k, m) = linear_dims(x.shape(), w.shape());
+            let out = super::cpu_fused_kernels::linear_gather_add(
+                &row_major(&x), shape[1], &row_major(&w), k, m, &row_major(&f), f.shape()[1], s, &row_major(&t), t.shape()[1], r,
+            );
+            tensor(out, &shape).into()
+        })
+    }
+
     fn linear_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -157,6 +192,76 @@ where
                 db.map(|db| tensor(db, &[m]).into()),
             )
         })
+    }
+}
+
+/// An ndarray float tensor as an array of `Self`; the tensors of one operation share one type.
+trait Element: kernels::KernelFloat + Clone {
+    fn array(t: burn::backend::ndarray::NdArrayTensor) -> SharedArray<Self>;
+}
+
+impl Element for f32 {
+    fn array(t: burn::backend::ndarray::NdArrayTensor) -> SharedArray<f32> {
+        match kernels::values(t) {
+            Some(kernels::Values::F32(a)) => a,
+            _ => unreachable!("the tensors of one operation are all f32"),
+        }
+    }
+}
+
+impl Element for f64 {
+    fn array(t: burn::backend::ndarray::NdArrayTensor) -> SharedArray<f64> {
+        match kernels::values(t) {
+            Some(kernels::Values::F64(a)) => a,
+            _ => unreachable!("the tensors of one operation are all f64"),
+        }
+    }
+}
+
+/// [`kernels::mlp_tail`] on ndarray tensors: the result is written over the residual where
+/// nothing else holds it (its last use, in inference), the SiLU over the hidden layer likewise.
+fn mlp_tail<T: Element>(
+    hidden: SharedArray<T>,
+    weight: burn::backend::ndarray::NdArrayTensor,
+    bias: Option<burn::backend::ndarray::NdArrayTensor>,
+    norm: Option<(
+        burn::backend::ndarray::NdArrayTensor,
+        burn::backend::ndarray::NdArrayTensor,
+        f64,
+    )>,
+    residual: Option<burn::backend::ndarray::NdArrayTensor>,
+) -> SharedArray<T> {
+    let w = T::array(weight);
+    let b = bias.map(T::array);
+    let norm = norm.map(|(g, b, e)| (T::array(g), T::array(b), e));
+    let (shape, _, k, m) = linear_dims(hidden.shape(), w.shape());
+    let mut h = writable(hidden);
+    let (w, b) = (row_major(&w), b.as_ref().map(row_major));
+    let norm_values = norm.as_ref().map(|(g, b, e)| {
+        let e: T = num_traits::cast(*e).expect("epsilon is a float");
+        (row_major(g), row_major(b), e)
+    });
+    let norm_values = norm_values.as_ref().map(|(g, b, e)| (&g[..], &b[..], *e));
+    match residual {
+        Some(r) => {
+            let mut out = writable(T::array(r));
+            assert_eq!(out.shape(), &shape[..], "the residual has the MLP's output shape");
+            let made = super::cpu_fused_kernels::mlp_tail(
+                values_mut(&mut h),
+                &w,
+                k,
+                m,
+                b.as_deref(),
+                norm_values,
+                Some(values_mut(&mut out)),
+            );
+            debug_assert!(made.is_none());
+            out
+        }
+        None => {
+            let out = super::cpu_fused_kernels::mlp_tail(values_mut(&mut h), &w, k, m, b.as_deref(), norm_values, None);
+            tensor(out.expect("made without a residual"), &shape)
+        }
     }
 }
 
