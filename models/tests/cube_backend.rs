@@ -370,6 +370,42 @@ fn message_passing_compiles_three_kernels_whatever_the_degrees(log: &std::path::
     assert!(distinct_degrees.iter().all(|d| d.len() >= 6), "{distinct_degrees:?}");
 }
 
+/// SiLU and LayerNorm are one kernel each on a CubeCL backend (Burn composes them of several)
+/// and equal the CPU's.
+fn silu_and_layer_norm_are_one_kernel_each(log: &std::path::Path) {
+    use vejr_models::gnn::graph_backend::{layer_norm, silu};
+    let before = compiled(log);
+    let (rows, latent) = (37, 16);
+    let values = random(2 * rows * latent, 31)
+        .into_iter()
+        .map(|v| v * 30.0)
+        .collect::<Vec<f32>>();
+    let gamma = random(latent, 32);
+    let beta = random(latent, 33);
+    macro_rules! both_ops {
+        ($B:ty, $device:expr) => {{
+            let x = tensor::<$B, 3>(values.clone(), [2, rows, latent], $device);
+            let g = Tensor::<$B, 1>::from_data(TensorData::new(gamma.clone(), [latent]), $device);
+            let b = Tensor::<$B, 1>::from_data(TensorData::new(beta.clone(), [latent]), $device);
+            (to_vec(silu(x.clone())), to_vec(layer_norm(x, g, b, 1e-5)))
+        }};
+    }
+    let (silu_gpu, norm_gpu) = both_ops!(W, &gpu());
+    let (silu_cpu, norm_cpu) = both_ops!(C, &Default::default());
+    assert_close(&silu_gpu, &silu_cpu, 1e-5, "silu");
+    assert_close(&norm_gpu, &norm_cpu, 1e-5, "layer norm");
+    let mut new: Vec<String> = compiled(log).into_iter().filter(|k| !before.contains(k)).collect();
+    new.sort();
+    assert_eq!(
+        new,
+        vec![
+            "vejr_models::gnn::cube_kernels::layer_norm::LayerNorm".to_string(),
+            "vejr_models::gnn::cube_kernels::silu::Silu".to_string(),
+        ],
+        "compiled for SiLU and LayerNorm"
+    );
+}
+
 #[test]
 fn the_cubecl_path_on_lavapipe() {
     let dir = tempfile::tempdir().unwrap();
@@ -381,6 +417,7 @@ fn the_cubecl_path_on_lavapipe() {
     <burn_cubecl::cubecl::config::CubeClRuntimeConfig as burn_cubecl::cubecl::config::RuntimeConfig>::set(config);
 
     message_passing_compiles_three_kernels_whatever_the_degrees(&log);
+    silu_and_layer_norm_are_one_kernel_each(&log);
     gathers_and_segment_sums_equal_the_cpu_kernels_with_gradients();
     // 5.625° (33 × 64) on mesh level 4, as the 5.625° config; the demo's regional domain.
     forward_backward_and_rollout(coarse_global(5.625), 4, usize::MAX, "5.625°, mesh 4");

@@ -1,7 +1,7 @@
 //! The CubeCL backends' [`GraphBackend`] (CUDA, wgpu): gathers and segment sums as the kernels
 //! of [`super::cube_kernels`], launched on Burn's `CubeBackend` itself, not under Burn's fusion
-//! (see DESIGN.md: fusion explores and compiles every new op sequence). The rest (matmuls,
-//! LayerNorm, SiLU) is Burn's.
+//! (see DESIGN.md: fusion explores and compiles every new op sequence), and SiLU and LayerNorm
+//! as one kernel each (Burn composes them of several). Matmuls are Burn's (cubek).
 
 use burn::tensor::Shape;
 use burn::tensor::ops::FloatTensor;
@@ -122,6 +122,49 @@ where
             to.into_tensor_arg(),
             receivers.into_tensor_arg(),
             out.clone().into_tensor_arg(),
+        );
+        out
+    }
+
+    fn silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let shape = x.meta.shape().clone();
+        let n = shape.num_elements();
+        let handle = x.client.empty(n * x.dtype.size());
+        let out = CubeTensor::new_contiguous(x.client.clone(), x.device.clone(), shape, handle, x.dtype);
+        if n == 0 {
+            return out;
+        }
+        let client = x.client.clone();
+        let (count, dim) = launch_shape(&client, n);
+        cube_kernels::silu::launch::<F, R>(&client, count, dim, x.into_tensor_arg(), out.clone().into_tensor_arg());
+        out
+    }
+
+    fn layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let (x, gamma, beta) = (into_contiguous(x), into_contiguous(gamma), into_contiguous(beta));
+        let shape = dims3(&x);
+        let out = empty(&x, shape);
+        let rows = shape[0] * shape[1];
+        if rows * shape[2] == 0 {
+            return out;
+        }
+        let client = x.client.clone();
+        let (count, dim) = launch_shape(&client, rows);
+        cube_kernels::layer_norm::launch::<F, R>(
+            &client,
+            count,
+            dim,
+            x.into_tensor_arg(),
+            gamma.into_tensor_arg(),
+            beta.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            epsilon as f32,
         );
         out
     }

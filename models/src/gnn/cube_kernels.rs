@@ -78,3 +78,46 @@ pub fn segment_sum<F: Float, I: Int>(
     }
     out[ABSOLUTE_POS] = sum;
 }
+
+/// `out = x / (e^min(−x, 80) + 1)`: SiLU as the composed and CPU versions write it (the cap
+/// keeps e^−x finite), one pass instead of Burn's four (neg, clamp, exp, div).
+#[cube(launch)]
+pub fn silu<F: Float>(x: &Tensor<F>, out: &mut Tensor<F>) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let v = x[ABSOLUTE_POS];
+    let mut t = F::new(0.0) - v;
+    if t > F::new(80.0) {
+        t = F::new(80.0);
+    }
+    out[ABSOLUTE_POS] = v / (t.exp() + F::new(1.0));
+}
+
+/// LayerNorm of one row per unit: `(x − μ)/√(var + ε)·γ + β` over the last dimension, the
+/// mean and variance summed in ascending order (deterministic), one pass over the row for
+/// each instead of Burn's composition of means, subtractions and powers.
+#[cube(launch)]
+pub fn layer_norm<F: Float>(x: &Tensor<F>, gamma: &Tensor<F>, beta: &Tensor<F>, out: &mut Tensor<F>, epsilon: f32) {
+    let latent = x.shape(x.rank() - 1);
+    let rows = x.len() / latent;
+    if ABSOLUTE_POS >= rows {
+        terminate!();
+    }
+    let start = ABSOLUTE_POS * latent;
+    let n = F::cast_from(latent);
+    let mut sum = F::new(0.0);
+    for j in 0..latent {
+        sum += x[start + j];
+    }
+    let mean = sum / n;
+    let mut squares = F::new(0.0);
+    for j in 0..latent {
+        let d = x[start + j] - mean;
+        squares += d * d;
+    }
+    let rstd = F::new(1.0) / (squares / n + F::cast_from(epsilon)).sqrt();
+    for j in 0..latent {
+        out[start + j] = (x[start + j] - mean) * rstd * gamma[j] + beta[j];
+    }
+}
